@@ -1,0 +1,35 @@
+# Two commands: `make run` starts everything on the embedded replay feed; `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+FEED ?= local
+
+.PHONY: install run test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Feed (local replay of bundled recordings, or FEED=live), capture daemon and Dagster UI on
+# 127.0.0.1; Ctrl-C stops all of them.
+run: install
+	$(VENV)/bin/vectra up --feed $(FEED)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: install lint
+	$(VENV)/bin/dg check defs
+	$(VENV)/bin/dagster definitions validate -w workspace.yaml
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) bench/capture.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,124 @@
+"""The envelope every Parquet row carries (DESIGN.md), as Arrow schemas."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TS_TYPE = pa.timestamp("us", tz="UTC")
+
+ENVELOPE_FIELDS: list[pa.Field] = [
+    pa.field("ts", TS_TYPE, nullable=False),
+    pa.field("source", pa.string(), nullable=False),
+    pa.field("doc_type", pa.string(), nullable=False),
+    pa.field("session_id", pa.string(), nullable=False),
+    pa.field("game_id", pa.string()),
+    pa.field("player_id", pa.string()),
+    pa.field("username", pa.string()),
+    pa.field("seq", pa.int64(), nullable=False),
+    pa.field("direction", pa.string(), nullable=False),
+    pa.field("raw_json", pa.string(), nullable=False),
+]
+ENVELOPE_SCHEMA = pa.schema(ENVELOPE_FIELDS)
+
+# ws_event: raw_json is the Socket.IO event array exactly as received: [event_name, ...args]
+# (the payload is the last argument, a trace object may precede it). origin_* say where a
+# replayed/imported row came from (file, line); they are null for live capture.
+WS_EVENT_SCHEMA = pa.schema(
+    [
+        *ENVELOPE_FIELDS,
+        pa.field("event_name", pa.string(), nullable=False),
+        pa.field("origin_file", pa.string()),
+        pa.field("origin_line", pa.int64()),
+    ]
+)
+
+# system_event: the daemon's own lifecycle; raw_json holds the details object.
+SYSTEM_EVENT_SCHEMA = pa.schema([*ENVELOPE_FIELDS, pa.field("event_name", pa.string(), nullable=False)])
+
+# Quarantine rows: what could not be parsed, with the original bytes and why.
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("ts", TS_TYPE, nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("session_id", pa.string(), nullable=False),
+        pa.field("seq", pa.int64(), nullable=False),
+        pa.field("origin", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("raw", pa.binary(), nullable=False),
+    ]
+)
+
+RAW_SCHEMAS: dict[str, pa.Schema] = {"ws_event": WS_EVENT_SCHEMA, "system_event": SYSTEM_EVENT_SCHEMA}
+
+SOURCES = ("cdp", "public_ws", "replay", "ui")
+DIRECTIONS = ("received", "sent")
+
+
+# The in-process form of one row, as the capture path hands it to the store.
+QUARANTINE = "quarantine"
+
+
+class RawRecord:
+    """One envelope row (or a quarantine record when doc_type == QUARANTINE).
+
+    A plain __slots__ class rather than a dataclass: the capture path builds one per frame.
+    `raw` is bytes: the verbatim frame text for ws_event, a JSON details object for
+    system_event, the original bytes for quarantine.
+    """
+
+    __slots__ = (
+        "doc_type", "ts_us", "seq", "source", "session_id", "direction", "raw", "event_name",
+        "game_id", "player_id", "username", "origin_file", "origin_line", "reason",
+    )
+
+    def __init__(
+        self,
+        doc_type: str,
+        ts_us: int,
+        seq: int,
+        source: str,
+        session_id: str,
+        raw: bytes,
+        *,
+        direction: str = "received",
+        event_name: str | None = None,
+        game_id: str | None = None,
+        player_id: str | None = None,
+        username: str | None = None,
+        origin_file: str | None = None,
+        origin_line: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.doc_type = doc_type
+        self.ts_us = ts_us
+        self.seq = seq
+        self.source = source
+        self.session_id = session_id
+        self.direction = direction
+        self.raw = raw
+        self.event_name = event_name
+        self.game_id = game_id
+        self.player_id = player_id
+        self.username = username
+        self.origin_file = origin_file
+        self.origin_line = origin_line
+        self.reason = reason
+
+    def header(self) -> dict:
+        return {k: getattr(self, k) for k in self.__slots__ if k != "raw" and getattr(self, k) is not None}
+
+    @classmethod
+    def from_header(cls, header: dict, raw: bytes) -> RawRecord:
+        fields = dict(header)
+        return cls(
+            fields.pop("doc_type"), fields.pop("ts_us"), fields.pop("seq"), fields.pop("source"),
+            fields.pop("session_id"), raw, **fields,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RawRecord) and all(
+            getattr(self, k) == getattr(other, k) for k in self.__slots__
+        )
+
+    def __repr__(self) -> str:
+        return f"RawRecord({self.doc_type}, seq={self.seq}, event={self.event_name}, {len(self.raw)} B)"

@@ -1,0 +1,96 @@
+"""Whole-or-nothing file writes: temp name in the same folder, fsync, rename, fsync the folder."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PARTIAL_SUFFIX = ".partial"
+
+
+def ensure_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _partial_name(path: Path) -> Path:
+    # Hidden and not ending in .parquet/.json, so no glob a reader uses can match it.
+    return path.with_name(f".{path.name}.{os.getpid()}{PARTIAL_SUFFIX}")
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Yield a file to write; on success it appears at `path` whole, on error not at all."""
+    ensure_dir(path.parent)
+    tmp = _partial_name(path)
+    try:
+        with open(tmp, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    with atomic_writer(path) as fh:
+        fh.write(data)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
+
+
+def atomic_write_table(path: Path, table: pa.Table, compression: str = "zstd") -> None:
+    with atomic_writer(path) as fh:
+        pq.write_table(table, fh, compression=compression)
+
+
+def remove_file(path: Path) -> bool:
+    """Delete a file under the data root; True if it existed."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    _fsync_dir(path.parent)
+    return True
+
+
+def remove_empty_dirs(top: Path) -> None:
+    """Remove empty folders below (and including) `top`, deepest first."""
+    if not top.is_dir():
+        return
+    for dirpath, _dirnames, _files in sorted(os.walk(top), key=lambda t: -len(t[0])):
+        with contextlib.suppress(OSError):
+            os.rmdir(dirpath)
+
+
+def sweep_partials(top: Path) -> int:
+    """Delete temp files left by a writer that died mid-write. Returns how many."""
+    if not top.is_dir():
+        return 0
+    count = 0
+    for tmp in top.rglob(f".*{PARTIAL_SUFFIX}"):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+            count += 1
+    return count

@@ -1,0 +1,105 @@
+"""Parquet partition files: events_parquet/doc_type=<t>/date=<YYYY-MM-DD>/<name>.parquet."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from vectra_capture.envelope import QUARANTINE, QUARANTINE_SCHEMA, RAW_SCHEMAS, RawRecord
+from vectra_capture.paths import DataPaths
+from vectra_capture.store.atomic import atomic_write_table, remove_empty_dirs, remove_file
+
+_US_PER_DAY = 86_400_000_000
+
+
+def utc_date(ts_us: int) -> str:
+    return datetime.fromtimestamp((ts_us // _US_PER_DAY) * 86_400, tz=UTC).strftime("%Y-%m-%d")
+
+
+def records_to_table(records: list[RawRecord], schema: pa.Schema) -> pa.Table:
+    """Column-wise build of a table for one doc_type (raw bytes decoded as UTF-8 text)."""
+    columns: dict[str, list] = {name: [] for name in schema.names}
+    for rec in records:
+        for name in schema.names:
+            if name == "raw_json":
+                columns[name].append(rec.raw.decode("utf-8", errors="replace"))
+            elif name == "raw":
+                columns[name].append(rec.raw)
+            elif name == "ts":
+                columns[name].append(rec.ts_us)
+            elif name == "origin":
+                columns[name].append(rec.origin_file or "")
+            else:
+                columns[name].append(getattr(rec, name))
+    arrays = [
+        pa.array(columns[f.name], type=pa.int64()).cast(f.type) if f.name == "ts" else pa.array(columns[f.name], type=f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def group_by_partition(records: Iterable[RawRecord]) -> dict[tuple[str, str, str], list[RawRecord]]:
+    """(doc_type, source, date) -> records, in arrival order."""
+    groups: dict[tuple[str, str, str], list[RawRecord]] = defaultdict(list)
+    for rec in records:
+        groups[(rec.doc_type, rec.source, utc_date(rec.ts_us))].append(rec)
+    return groups
+
+
+def write_records(paths: DataPaths, records: list[RawRecord], name_prefix: str) -> list[Path]:
+    """Land records as Parquet, one file per (doc_type, date), named deterministically
+    `<prefix>_<first seq>-<last seq>.parquet` so writing the same records again replaces
+    the same files. Quarantine records go under quarantine/."""
+    written: list[Path] = []
+    for (doc_type, source, date), group in sorted(group_by_partition(records).items()):
+        name = f"{name_prefix}_{group[0].seq:012d}-{group[-1].seq:012d}.parquet"
+        if doc_type == QUARANTINE:
+            path = quarantine_dir(paths, source, date) / name
+            table = records_to_table(group, QUARANTINE_SCHEMA)
+        else:
+            path = paths.partition_dir(doc_type, date) / name
+            table = records_to_table(group, RAW_SCHEMAS[doc_type])
+        atomic_write_table(path, table)
+        written.append(path)
+    return written
+
+
+def quarantine_dir(paths: DataPaths, source: str, date: str) -> Path:
+    return paths.quarantine / f"source={source}" / f"date={date}"
+
+
+def write_partition_file(paths: DataPaths, doc_type: str, date: str, name: str, table: pa.Table) -> Path:
+    """Write (or atomically replace) one named file in a partition."""
+    path = paths.partition_dir(doc_type, date) / name
+    atomic_write_table(path, table)
+    return path
+
+
+def replace_partition(paths: DataPaths, doc_type: str, date: str, table: pa.Table) -> Path:
+    """A derived partition is one file, `<doc_type>.parquet`; rename makes the swap atomic."""
+    path = write_partition_file(paths, doc_type, date, f"{doc_type}.parquet", table)
+    for other in path.parent.glob("*.parquet"):
+        if other != path:
+            remove_file(other)
+    return path
+
+
+def replace_file_set(paths: DataPaths, doc_type: str, name: str, tables_by_date: dict[str, pa.Table]) -> list[Path]:
+    """Write `name` into each date's partition and delete `name` from dates no longer present,
+    so re-importing a changed source replaces its old rows wherever they were."""
+    written = [write_partition_file(paths, doc_type, d, name, t) for d, t in sorted(tables_by_date.items())]
+    for stale in paths.doc_type_dir(doc_type).glob(f"date=*/{name}"):
+        if stale not in written:
+            remove_file(stale)
+    return written
+
+
+def delete_partition(paths: DataPaths, doc_type: str, date: str) -> int:
+    part = paths.partition_dir(doc_type, date)
+    removed = sum(remove_file(p) for p in part.glob("*.parquet"))
+    remove_empty_dirs(part)
+    return removed

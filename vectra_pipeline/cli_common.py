@@ -1,0 +1,26 @@
+"""Options and output helpers every command group shares."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from vectra_capture.paths import DataPaths
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Data root (default: $RUGS_DATA_DIR or ~/rugs_data).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def resolve_paths(data_dir: str | None) -> DataPaths:
+    return DataPaths.resolve(data_dir)
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
