@@ -1,0 +1,302 @@
+"""Legacy JSONL recordings -> raw ws_event Parquet (source=replay) + quarantine. One code path for the
+Dagster asset and `vectra legacy import`.
+
+Rows follow CONTRACTS.md (legacy import): one Parquet file per (source file, UTC date) named
+`legacy-<sha1(rel)[:16]>.parquet`, written with store.replace_file_set so a re-import replaces the
+file's old rows wherever they were; quarantine rows go to the same name under quarantine/source=replay/.
+
+Change detection (manifests/legacy_import.json, keyed by the file name relative to the legacy root):
+same size and mtime -> skipped without reading; otherwise the sha256 decides (same content, new
+mtime -> skipped, manifest refreshed); a changed file, a new file or a new READER_VERSION -> imported.
+Files that vanished from the legacy dir keep their rows (history is not deleted by accident).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vectra_capture.legacy_reader import UNKNOWN, LegacyFile, read_legacy_file, relative_name
+from vectra_capture.paths import DataPaths, default_legacy_dir
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "legacy_import"
+READER_VERSION = 1  # bump when the reader or the row shape changes: every file is re-imported
+SOURCE = "replay"
+DOC_TYPE = "ws_event"
+_US_PER_DAY = 86_400_000_000
+_TOTAL_KEYS = (
+    "lines", "imported", "salvaged", "salvaged_records", "fragments", "quarantined", "blank",
+    "records", "gameid_date_mismatch",
+)
+
+
+@dataclass
+class FileResult:
+    """One file's outcome; counters are the reader's (see legacy_reader's docstring)."""
+
+    file: str  # relative name (the manifest key)
+    status: str  # imported | skipped | unknown_format
+    format: str
+    lines: int = 0
+    imported: int = 0
+    salvaged: int = 0
+    salvaged_records: int = 0
+    fragments: int = 0
+    quarantined: int = 0
+    blank: int = 0
+    records: int = 0
+    gameid_date_mismatch: int = 0
+    quarantine_rows: int = 0
+    bytes: int = 0
+    games: list[str] = field(default_factory=list)
+    dates: list[str] = field(default_factory=list)
+    detail: str = ""
+
+
+# ---------------------------------------------------------------- naming
+
+
+def session_id_for(rel: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "vectra-legacy:" + rel))
+
+
+def parquet_name_for(rel: str) -> str:
+    return f"legacy-{hashlib.sha1(rel.encode()).hexdigest()[:16]}.parquet"
+
+
+def _date_of(ts_us: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp((ts_us // _US_PER_DAY) * 86_400, tz=UTC).strftime("%Y-%m-%d")
+
+
+# ---------------------------------------------------------------- discovery
+
+
+def discover(sources: Iterable[str | Path] | None, legacy_root: Path | None = None) -> list[tuple[Path, Path]]:
+    """(file, root) pairs, sorted, de-duplicated. Directories are walked for *.jsonl. The root is the
+    legacy root when the path lies under it (so names never depend on how the import was called),
+    else the given directory (or a file's folder)."""
+    legacy_root = (legacy_root or default_legacy_dir()).expanduser().resolve()
+    items = [Path(s).expanduser().resolve() for s in (sources or [legacy_root])]
+    out: dict[Path, Path] = {}
+    for item in items:
+        under_root = item == legacy_root or legacy_root in item.parents
+        if item.is_dir():
+            root = legacy_root if under_root else item
+            for f in sorted(item.rglob("*.jsonl")):
+                if f.is_file():
+                    out.setdefault(f, root)
+        elif item.is_file():
+            out.setdefault(item, legacy_root if under_root else item.parent)
+        else:
+            raise FileNotFoundError(f"legacy path not found: {item}")
+    return sorted(out.items())
+
+
+# ---------------------------------------------------------------- rows
+
+
+def _ws_tables(lf: LegacyFile, session_id: str) -> dict[str, Any]:
+    """date -> WS_EVENT table of the file's records."""
+    import pyarrow as pa
+
+    from vectra_capture.envelope import WS_EVENT_SCHEMA
+
+    by_day: dict[int, list] = {}
+    for rec in lf.records:
+        by_day.setdefault(rec.ts_us // _US_PER_DAY, []).append(rec)
+    tables: dict[str, Any] = {}
+    for day, recs in sorted(by_day.items()):
+        n = len(recs)
+        cols = {
+            "ts": pa.array([r.ts_us for r in recs], type=pa.int64()).cast(WS_EVENT_SCHEMA.field("ts").type),
+            "source": pa.array([SOURCE] * n, type=pa.string()),
+            "doc_type": pa.array([DOC_TYPE] * n, type=pa.string()),
+            "session_id": pa.array([session_id] * n, type=pa.string()),
+            "game_id": pa.array([r.game_id for r in recs], type=pa.string()),
+            "player_id": pa.array([r.player_id for r in recs], type=pa.string()),
+            "username": pa.array([r.username for r in recs], type=pa.string()),
+            "seq": pa.array([r.index for r in recs], type=pa.int64()),
+            "direction": pa.array([r.direction for r in recs], type=pa.string()),
+            "raw_json": pa.array([r.raw_json() for r in recs], type=pa.string()),
+            "event_name": pa.array([r.event_name for r in recs], type=pa.string()),
+            "origin_file": pa.array([lf.rel] * n, type=pa.string()),
+            "origin_line": pa.array([r.line_no for r in recs], type=pa.int64()),
+        }
+        tables[_date_of(day * _US_PER_DAY)] = pa.Table.from_arrays(
+            [cols[f.name] for f in WS_EVENT_SCHEMA], schema=WS_EVENT_SCHEMA
+        )
+    return tables
+
+
+def _quarantine_tables(lf: LegacyFile, session_id: str) -> dict[str, Any]:
+    """date -> QUARANTINE table. A quarantined line takes the time of the record before it (else
+    after it; a file without records: its mtime) so it lands next to its neighbours."""
+    import pyarrow as pa
+
+    from vectra_capture.envelope import QUARANTINE_SCHEMA
+
+    if not lf.quarantined:
+        return {}
+    lines = [r.line_no for r in lf.records]
+    by_day: dict[int, list] = {}
+    for seq, item in enumerate(lf.quarantined):
+        if lines:
+            i = bisect.bisect_right(lines, item.line_no) - 1
+            ts = lf.records[max(i, 0)].ts_us
+        else:
+            ts = lf.mtime_ns // 1000
+        by_day.setdefault(ts // _US_PER_DAY, []).append((ts, seq, item))
+    tables: dict[str, Any] = {}
+    for day, rows in sorted(by_day.items()):
+        n = len(rows)
+        cols = {
+            "ts": pa.array([r[0] for r in rows], type=pa.int64()).cast(QUARANTINE_SCHEMA.field("ts").type),
+            "source": pa.array([SOURCE] * n, type=pa.string()),
+            "session_id": pa.array([session_id] * n, type=pa.string()),
+            "seq": pa.array([r[1] for r in rows], type=pa.int64()),
+            "origin": pa.array([f"{lf.rel}:{r[2].line_no}" for r in rows], type=pa.string()),
+            "reason": pa.array([r[2].reason for r in rows], type=pa.string()),
+            "raw": pa.array([r[2].raw for r in rows], type=pa.binary()),
+        }
+        tables[_date_of(day * _US_PER_DAY)] = pa.Table.from_arrays(
+            [cols[f.name] for f in QUARANTINE_SCHEMA], schema=QUARANTINE_SCHEMA
+        )
+    return tables
+
+
+def import_file(paths: DataPaths, path: Path, root: Path) -> tuple[FileResult, dict[str, Any]]:
+    """Read one file and replace its rows in the store. Returns the result and its manifest entry."""
+    from vectra_capture.store import replace_file_set
+    from vectra_capture.store.quarantine_files import replace_quarantine_file_set
+
+    lf = read_legacy_file(path, root)
+    sid = session_id_for(lf.rel)
+    name = parquet_name_for(lf.rel)
+    ws = _ws_tables(lf, sid)
+    quarantine = _quarantine_tables(lf, sid)
+    replace_file_set(paths, DOC_TYPE, name, ws)
+    replace_quarantine_file_set(paths, SOURCE, name, quarantine)
+    c = lf.counters
+    result = FileResult(
+        file=lf.rel, status="unknown_format" if lf.format == UNKNOWN else "imported", format=lf.format,
+        **{k: v for k, v in c.as_dict().items()}, quarantine_rows=len(lf.quarantined), bytes=lf.size,
+        games=sorted(lf.game_ids), dates=sorted(set(ws) | set(quarantine)), detail=lf.detail,
+    )
+    entry = {
+        "size": lf.size, "mtime_ns": lf.mtime_ns, "sha256": lf.sha256, "reader_version": READER_VERSION,
+        "root": str(root), "parquet": name, "imported_at": time.time(), "result": asdict(result),
+    }
+    return result, entry
+
+
+# ---------------------------------------------------------------- the run
+
+
+def _unchanged(path: Path, entry: dict[str, Any] | None) -> tuple[bool, dict[str, Any] | None]:
+    """(skip?, refreshed entry). Stat first; hash only when size or mtime moved."""
+    if not entry or entry.get("reader_version") != READER_VERSION:
+        return False, None
+    st = path.stat()
+    if st.st_size == entry.get("size") and st.st_mtime_ns == entry.get("mtime_ns"):
+        return True, None
+    if st.st_size != entry.get("size"):
+        return False, None
+    if hashlib.sha256(path.read_bytes()).hexdigest() == entry.get("sha256"):
+        return True, {**entry, "mtime_ns": st.st_mtime_ns}  # touched, not changed
+    return False, None
+
+
+def import_legacy(
+    sources: Iterable[str | Path] | None,
+    paths: DataPaths,
+    *,
+    legacy_root: Path | None = None,
+    force: bool = False,
+    on_file: Callable[[FileResult], None] | None = None,
+    on_plan: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Import every legacy file under `sources` (default: the legacy root). Returns the summary."""
+    from vectra_capture.store import FileLock, lock_path, read_manifest, write_manifest
+
+    started = time.perf_counter()
+    files = discover(sources, legacy_root)
+    if on_plan:
+        on_plan(len(files))
+    results: list[FileResult] = []
+    with FileLock(lock_path(paths, MANIFEST)):
+        manifest = read_manifest(paths, MANIFEST) or {"version": 1, "files": {}}
+        entries: dict[str, Any] = manifest.setdefault("files", {})
+        dirty = 0
+        try:
+            for path, root in files:
+                rel = relative_name(path, root)
+                skip, refreshed = (False, None) if force else _unchanged(path, entries.get(rel))
+                if skip:
+                    prev = entries[rel].get("result", {})
+                    res = FileResult(**{**prev, "file": rel, "status": "skipped"})
+                    if refreshed:
+                        entries[rel] = refreshed
+                        dirty += 1
+                else:
+                    res, entries[rel] = import_file(paths, path, root)
+                    dirty += 1
+                    if res.status == "unknown_format":
+                        log.warning("%s: unknown legacy format (%s); its lines are quarantined", rel, res.detail)
+                results.append(res)
+                if on_file:
+                    on_file(res)
+                if dirty >= 200:  # bound the redo after a crash without rewriting the manifest per file
+                    write_manifest(paths, MANIFEST, manifest)
+                    dirty = 0
+        finally:
+            if dirty:
+                write_manifest(paths, MANIFEST, manifest)
+    return summarize(results, time.perf_counter() - started, paths)
+
+
+def summarize(results: list[FileResult], seconds: float, paths: DataPaths) -> dict[str, Any]:
+    """Totals over the files imported in this run (skipped files count only in `skipped`)."""
+    done = [r for r in results if r.status != "skipped"]
+    totals = {k: sum(getattr(r, k) for r in done) for k in _TOTAL_KEYS}
+    return {
+        "files": len(results),
+        "imported_files": sum(r.status == "imported" for r in results),
+        "skipped": sum(r.status == "skipped" for r in results),
+        "unknown_format": sum(r.format == UNKNOWN for r in results),
+        **totals,
+        "quarantine_rows": sum(r.quarantine_rows for r in done),
+        "bytes": sum(r.bytes for r in done),
+        "games": len({g for r in done for g in r.games}),
+        "dates": sorted({d for r in done for d in r.dates}),
+        "seconds": round(seconds, 3),
+        "data_dir": str(paths.root),
+        "per_file": [asdict(r) for r in results],
+    }
+
+
+def per_file_markdown(summary: dict[str, Any], limit: int = 300) -> str:
+    """The per-file status table (imported and unknown first, then skipped), for asset metadata."""
+    rows = sorted(summary["per_file"], key=lambda r: (r["status"] == "skipped", r["file"]))
+    out = [
+        "| file | status | format | lines | imported | salvaged (records) | quarantined | fragments | blank |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows[:limit]:
+        out.append(
+            f"| {r['file']} | {r['status']} | {r['format']} | {r['lines']} | {r['imported']} | "
+            f"{r['salvaged']} ({r['salvaged_records']}) | {r['quarantined']} | {r['fragments']} | {r['blank']} |"
+        )
+    if len(rows) > limit:
+        out.append(f"| ... {len(rows) - limit} more | | | | | | | | |")
+    return "\n".join(out)
