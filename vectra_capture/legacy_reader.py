@@ -349,6 +349,20 @@ def _salvage(text: str, openers: tuple[str, ...]) -> tuple[list[tuple[int, int, 
     return found, starts
 
 
+def _salvage_records(
+    builder: _Builder, text: str, no: int, openers: tuple[str, ...]
+) -> tuple[list[LegacyRecord], list[tuple[int, int]], list[int]]:
+    found, starts = _salvage(text, openers)
+    good: list[LegacyRecord] = []
+    spans: list[tuple[int, int]] = []
+    for a, b, piece in found:
+        rec = builder.build(piece, text[a:b], no, True)
+        if not isinstance(rec, str):
+            good.append(rec)
+            spans.append((a, b))
+    return good, spans, starts
+
+
 def _split_fragments(text: str, spans: list[tuple[int, int]], starts: list[int]) -> list[tuple[int, int]]:
     """The uncovered parts of a line, cut at record openers, whitespace-only parts dropped."""
     gaps: list[tuple[int, int]] = []
@@ -415,6 +429,7 @@ def read_legacy_file(path: str | Path, root: str | Path | None = None) -> Legacy
 
     builder = _Builder(fmt)
     openers = _OPENERS[fmt]
+    learned: set[str] = set(openers)  # first-key prefixes of whole records seen so far, e.g. '{"tick"'
     records = out.records
     for no, raw in enumerate(lines, 1):
         line = raw.rstrip(b"\r")
@@ -434,16 +449,15 @@ def read_legacy_file(path: str | Path, root: str | Path | None = None) -> Legacy
             else:
                 c.imported += 1
                 records.append(rec)
+                key_end = text.find('"', 2)
+                if text.startswith('{"') and key_end > 0 and text[: key_end + 1] not in learned:
+                    learned.add(text[: key_end + 1])
+                    openers = tuple(sorted(learned))
             continue
 
-        found, starts = _salvage(text, openers)
-        good: list[LegacyRecord] = []
-        spans: list[tuple[int, int]] = []
-        for a, b, piece in found:
-            rec = builder.build(piece, text[a:b], no, True)
-            if not isinstance(rec, str):
-                good.append(rec)
-                spans.append((a, b))
+        good, spans, starts = _salvage_records(builder, text, no, openers)
+        if not good:  # no known opener worked: try every object start (e.g. a record type not seen yet)
+            good, spans, starts = _salvage_records(builder, text, no, ('{"',))
         if not good:
             c.quarantined += 1
             out.quarantined.append(QuarantineItem(no, raw, _unsalvageable_reason(text, error)))

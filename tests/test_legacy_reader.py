@@ -1,0 +1,210 @@
+"""The legacy reader on the real fixture files: accounting, salvage, quarantine, time zones, formats."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from legacy_helpers import FIXTURES, RAW_SAMPLES, line_of, plain_counts
+
+from vectra_capture.legacy_reader import (
+    CAPTURE,
+    FEED_SAMPLE,
+    GAME,
+    HEADER,
+    UNKNOWN,
+    read_legacy_file,
+    to_utc_us,
+)
+
+ALL_FILES = sorted(FIXTURES.glob("*.jsonl"))
+
+
+def _utc(naive: str, offset_hours: int) -> datetime:
+    """Naive US-Eastern text -> UTC with a KNOWN fixed offset (independent of zoneinfo)."""
+    return datetime.fromisoformat(naive) + timedelta(hours=offset_hours)
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_per_file_accounting_is_exact(path: Path) -> None:
+    plain = plain_counts(path)
+    lf = read_legacy_file(path, FIXTURES)
+    c = lf.counters
+    assert lf.format == GAME
+    assert c.lines == plain.lines
+    assert c.blank == plain.blank
+    assert c.imported == plain.clean  # every whole-JSON line of these files is a valid record
+    assert c.salvaged + c.quarantined == len(plain.broken)
+    assert c.lines == c.imported + c.salvaged + c.quarantined + c.blank
+    assert len(lf.records) == c.imported + c.salvaged_records
+    assert len(lf.quarantined) == c.quarantined + c.fragments
+    # whole lines keep their text exactly; records are numbered 0..n-1 in file order
+    whole = {r.line_no: r.text for r in lf.records if not r.salvaged}
+    assert whole == plain.clean_texts
+    assert [r.index for r in lf.records] == list(range(len(lf.records)))
+    assert [r.line_no for r in lf.records] == sorted(r.line_no for r in lf.records)
+    # every broken line is either salvaged (records + fragments) or quarantined whole
+    salvaged_lines = {r.line_no for r in lf.records if r.salvaged}
+    whole_quarantine = {q.line_no for q in lf.quarantined if not q.fragment}
+    assert salvaged_lines | whole_quarantine == set(plain.broken)
+    assert not salvaged_lines & whole_quarantine
+
+
+def test_salvaged_lines_lose_no_bytes() -> None:
+    """For a salvaged line, recovered record texts + quarantined fragments add up to the whole line."""
+    checked = 0
+    for path in ALL_FILES:
+        lf = read_legacy_file(path, FIXTURES)
+        for no in {r.line_no for r in lf.records if r.salvaged}:
+            text = line_of(path, no).strip()
+            kept = sum(len(r.text) for r in lf.records if r.line_no == no)
+            kept += sum(len(q.raw.decode()) for q in lf.quarantined if q.line_no == no)
+            assert kept == len(text), (path.name, no)
+            checked += 1
+    assert checked > 40
+
+
+def test_interleaved_line_yields_the_records_visible_in_it() -> None:
+    path = FIXTURES / "game_20251031_150533.jsonl"
+    text = line_of(path, 3)
+    # Line 3: three writes cut short by the other writer, then one complete record at the end.
+    assert text.count('{"type"') == 4 and text.endswith('"cooldown_timer": 14400, "trade_count": 0}')
+    lf = read_legacy_file(path, FIXTURES)
+    recs = [r for r in lf.records if r.line_no == 3]
+    assert len(recs) == 1 and recs[0].salvaged
+    assert recs[0].obj["cooldown_timer"] == 14400
+    assert recs[0].obj["timestamp"] == "2025-10-31T15:05:33.638139"
+    assert recs[0].text == text[text.rindex('{"type"'):]
+    frags = [q for q in lf.quarantined if q.line_no == 3]
+    assert len(frags) == 3 and all(q.fragment for q in frags)
+    for timer in (14700, 14600, 14500):
+        assert sum(f'"cooldown_timer": {timer},' in q.raw.decode() for q in frags) == 1
+
+
+def test_glued_records_are_both_recovered() -> None:
+    path = FIXTURES / "game_20251031_151152.jsonl"
+    text = line_of(path, 115)
+    assert text.startswith('{{"type"') and '}{"type"' in text
+    lf = read_legacy_file(path, FIXTURES)
+    recs = [r for r in lf.records if r.line_no == 115]
+    assert [r.obj["cooldown_timer"] for r in recs] == [3500, 3300]
+    assert [q.raw for q in lf.quarantined if q.line_no == 115] == [b"{"]
+    # the other writer's record on line 2 of game_20251029_212119: the 14900 tick is cut, 14700 is whole
+    lf2 = read_legacy_file(FIXTURES / "game_20251029_212119.jsonl", FIXTURES)
+    assert [r.obj["cooldown_timer"] for r in lf2.records if r.line_no == 2] == [14700]
+    frag = [q for q in lf2.quarantined if q.line_no == 2]
+    assert len(frag) == 1 and b'"cooldown_timer": 14900' in frag[0].raw
+
+
+def test_human_notes_are_quarantined_with_the_original_line() -> None:
+    path = FIXTURES / "game_20251030_121110_da674ded.jsonl"
+    lf = read_legacy_file(path, FIXTURES)
+    notes = {q.line_no: q for q in lf.quarantined}
+    assert set(notes) == {3, 155, 332}
+    raw_lines = path.read_bytes().split(b"\n")
+    for no, q in notes.items():
+        assert q.raw == raw_lines[no - 1]
+        assert q.raw.startswith(b"## ") and "human note" in q.reason and not q.fragment
+    assert not any(r.line_no in notes for r in lf.records)
+
+
+@pytest.mark.parametrize(("name", "no"), [("game_20251031_150706.jsonl", 649), ("game_20251102_184909.jsonl", 2),
+                                          ("game_20251031_151152.jsonl", 177)])
+def test_lines_starting_mid_record_are_quarantined(name: str, no: int) -> None:
+    lf = read_legacy_file(FIXTURES / name, FIXTURES)
+    q = [q for q in lf.quarantined if q.line_no == no]
+    assert len(q) == 1 and "mid-record" in q[0].reason
+    assert not line_of(FIXTURES / name, no).startswith("{")
+
+
+def test_dst_boundary_converts_both_sides() -> None:
+    """2025-11-02 06:00 UTC: EDT (UTC-4) before, EST (UTC-5) after."""
+    before = read_legacy_file(FIXTURES / "game_20251031_150533.jsonl", FIXTURES).records[0]
+    after = read_legacy_file(FIXTURES / "game_20251102_184324.jsonl", FIXTURES).records[0]
+    assert before.ts.replace(tzinfo=None) == _utc(before.obj["timestamp"], 4)
+    assert after.ts.replace(tzinfo=None) == _utc(after.obj["timestamp"], 5)
+    boundary = datetime.fromisoformat("2025-11-02T06:00:00+00:00")
+    assert before.ts < boundary < after.ts
+    # around the change itself: 01:59 EDT is 05:59 UTC; 03:00 (EST) is 08:00 UTC
+    assert to_utc_us("2025-11-02T00:59:00") == to_utc_us("2025-11-02T04:59:00+00:00")
+    assert to_utc_us("2025-11-02T03:00:00") == to_utc_us("2025-11-02T08:00:00+00:00")
+    assert to_utc_us("2025-11-02T03:00:00Z") == to_utc_us("2025-11-02T03:00:00+00:00")
+
+
+def test_game_id_dates_agree_with_utc_dates() -> None:
+    """The gameId date is UTC; e.g. 21:21 EDT on Oct 29 is already Oct 30 in UTC."""
+    lf = read_legacy_file(FIXTURES / "game_20251029_212119.jsonl", FIXTURES)
+    first = lf.records[0]
+    assert first.obj["timestamp"].startswith("2025-10-29T21:") and first.game_id.startswith("20251030-")
+    assert first.ts.strftime("%Y%m%d") == "20251030"
+    total = sum(read_legacy_file(p, FIXTURES).counters.gameid_date_mismatch for p in ALL_FILES)
+    checked = sum(1 for p in ALL_FILES for r in read_legacy_file(p, FIXTURES).records if r.game_id)
+    assert total == 0 and checked > 20_000
+
+
+def test_placeholder_cooldown_ticks_stay_cooldown_rows() -> None:
+    lf = read_legacy_file(FIXTURES / "game_20251029_183909.jsonl", FIXTURES)
+    cooldown = [r for r in lf.records if r.kind == "tick" and r.obj["cooldown_timer"] > 0]
+    assert cooldown and all(r.obj["tick"] == 0 and r.event_name == "legacy.tick" for r in cooldown)
+    assert all(r.obj["active"] is False for r in cooldown)
+
+
+def test_raw_feed_samples_become_socketio_arrays() -> None:
+    plain = plain_counts(RAW_SAMPLES)
+    lf = read_legacy_file(RAW_SAMPLES, RAW_SAMPLES.parent)
+    assert lf.format == FEED_SAMPLE and len(lf.records) == plain.clean == plain.lines - plain.blank
+    for rec in lf.records:
+        src = json.loads(plain.clean_texts[rec.line_no])
+        arr = json.loads(rec.raw_json())
+        assert arr[0] == src["event_type"] == rec.event_name
+        data = src["data"]
+        traced = isinstance(data, list) and data and isinstance(data[0], dict) and "__trace" in data[0]
+        assert arr[1:] == (data if traced else [data])
+        if isinstance(arr[-1], dict) and "gameId" in arr[-1]:
+            assert rec.game_id == arr[-1]["gameId"]
+    assert any(json.loads(r.raw_json())[1].get("__trace") for r in lf.records if isinstance(json.loads(r.raw_json())[1], dict))
+
+
+def test_capture_header_and_unknown_formats(tmp_path: Path) -> None:
+    cap = tmp_path / "capture.jsonl"
+    trace = {"__trace": True, "traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01"}
+    cap.write_text(
+        json.dumps({"seq": 1, "ts": "2025-12-17T21:35:05.644723+00:00", "event": "standard/newTrade",
+                    "data": [trace, {"gameId": "20251217-x", "playerId": "did:privy:p", "username": "u"}],
+                    "source": "cdp", "direction": "received"}) + "\n"
+        + json.dumps({"seq": 2, "ts": 1765999999.5, "event": "buyOrder", "data": {"amount": 0.1},
+                      "direction": "sent"}) + "\n"
+        + '{"seq": 3, "ts": "2025-12-17T21:35:07", "event": "gameStateUpdate", "da\n'
+    )
+    lf = read_legacy_file(cap, tmp_path)
+    assert lf.format == CAPTURE and lf.counters.imported == 2 and lf.counters.quarantined == 1
+    first, second = lf.records
+    assert json.loads(first.raw_json()) == ["standard/newTrade", trace, first.payload]
+    assert (first.game_id, first.player_id, first.username) == ("20251217-x", "did:privy:p", "u")
+    assert first.ts.isoformat() == "2025-12-17T21:35:05.644723+00:00"
+    assert second.direction == "sent" and json.loads(second.raw_json()) == ["buyOrder", {"amount": 0.1}]
+
+    hdr = tmp_path / "old.jsonl"
+    meta = {"_metadata": {"game_id": "20251001-abc", "start_time": "2025-10-01T10:00:00"}}
+    hdr.write_text("\n".join([
+        json.dumps(meta),
+        json.dumps({"tick": 1, "price": 1.01, "timestamp": "2025-10-01T10:00:01"}),
+        json.dumps({"tick": 2, "price": 1.02, "timestamp": "2025-10-01T10:00:02"}) + '{"tick": 3',
+        "",
+        json.dumps({"_metadata": {"game_id": "20251001-abc", "ticks": 3}}),
+    ]) + "\n")
+    lf = read_legacy_file(hdr, tmp_path)
+    c = lf.counters
+    assert lf.format == HEADER and (c.lines, c.imported, c.salvaged, c.blank, c.fragments) == (5, 3, 1, 1, 1)
+    assert [r.event_name for r in lf.records] == ["legacy.metadata", "legacy.tick", "legacy.tick", "legacy.metadata"]
+    assert all(r.game_id == "20251001-abc" for r in lf.records)
+    assert lf.records[0].ts.isoformat() == "2025-10-01T14:00:00+00:00"  # EDT
+    assert lf.records[-1].ts == lf.records[-2].ts  # a time-less header takes its neighbour's time
+
+    unk = tmp_path / "mystery.jsonl"
+    unk.write_text('{"foo": 1}\n\n{"foo": 2}\n')
+    lf = read_legacy_file(unk, tmp_path)
+    assert lf.format == UNKNOWN and not lf.records and lf.counters.balanced()
+    assert lf.counters.quarantined == 2 and "unknown legacy format" in lf.quarantined[0].reason
