@@ -1,0 +1,109 @@
+"""Derive one typed table for one UTC date and write it as that date's single partition file."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from vectra_capture.paths import DataPaths
+from vectra_capture.store.partitions import delete_partition
+from vectra_capture.store.stream_partition import replace_partition_batches
+from vectra_pipeline.derive import complete_game, game_tick, games, player_action, server_state
+from vectra_pipeline.derive.common import connect, files, raw_scan, shift
+from vectra_pipeline.derive.schemas import TYPED_SCHEMAS
+
+log = logging.getLogger(__name__)
+
+# The order a full derivation runs in (games reads the other typed tables).
+TABLES = ("game_tick", "player_action", "server_state", "complete_game", "games")
+_RAW_PREPARE = {"game_tick": game_tick.prepare, "player_action": player_action.prepare,
+                "server_state": server_state.prepare}
+
+
+@dataclass
+class DeriveResult:
+    table: str
+    date: str
+    rows_in: int = 0
+    rows_out: int = 0
+    duplicates_dropped: int = 0
+    model_failures: int = 0
+    seconds: float = 0.0
+    path: Path | None = None
+    extra: dict = field(default_factory=dict)
+    preview: list[dict] = field(default_factory=list)
+
+    def metadata(self) -> dict:
+        return {"rows_in": self.rows_in, "rows_out": self.rows_out, "duplicates_dropped": self.duplicates_dropped,
+                "model_failures": self.model_failures, "seconds": round(self.seconds, 3), **self.extra}
+
+    def preview_markdown(self) -> str:
+        if not self.preview:
+            return "_no rows_"
+        cols = list(self.preview[0])
+        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        lines += ["| " + " | ".join(str(r[c])[:40] for c in cols) + " |" for r in self.preview]
+        return "\n".join(lines)
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, paths: DataPaths, table: str, date: str, guard: bool):
+    raw = raw_scan(paths, date)
+    if table in _RAW_PREPARE:
+        return _RAW_PREPARE[table](con, raw, guard)
+    if table == "complete_game":
+        return complete_game.prepare(con, raw, raw_scan(paths, shift(date, -1)), date)
+    return games.prepare(con, paths, date)
+
+
+def _has_input(paths: DataPaths, table: str, date: str) -> bool:
+    if table == "games":
+        return bool(files(paths, "game_tick", date) or files(paths, "complete_game", date))
+    return bool(files(paths, "ws_event", date))
+
+
+def derive_table(paths: DataPaths, table: str, date: str, con: duckdb.DuckDBPyConnection | None = None,
+                 sort: bool = True) -> DeriveResult:
+    """Replace `table`'s partition for `date` with a fresh derivation (rerun = same rows)."""
+    started = time.perf_counter()
+    result = DeriveResult(table, date)
+    if not _has_input(paths, table, date):
+        delete_partition(paths, table, date)
+        result.seconds = time.perf_counter() - started
+        return result
+    con = con or connect()
+    try:
+        stats, final = _prepare(con, paths, table, date, guard=False)
+    except duckdb.InvalidInputException as exc:  # a raw row that is not JSON: retry skipping such rows
+        log.warning("%s %s: %s; retrying with json_valid guards", table, date, str(exc)[:200])
+        stats, final = _prepare(con, paths, table, date, guard=True)
+    if not sort:
+        final = final.rsplit("ORDER BY", 1)[0] if "ORDER BY" in final.rsplit(")", 1)[-1] else final
+    schema = TYPED_SCHEMAS[table]
+    reader = con.sql(final).to_arrow_reader(65_536)
+    path, rows = replace_partition_batches(paths, table, date, schema, reader)
+    result.path = path
+    for key in ("rows_in", "rows_out", "duplicates_dropped", "model_failures"):
+        setattr(result, key, int(stats.pop(key)))
+    result.extra = stats
+    if rows != result.rows_out:
+        log.warning("%s %s: wrote %d rows, expected %d", table, date, rows, result.rows_out)
+        result.rows_out = rows
+    cols = [c for c in schema.names if c not in ("raw_json", "doc_type", "direction", "source", "session_id",
+                                                  "prices")][:9]
+    first = next(pq.ParquetFile(path).iter_batches(batch_size=5, columns=cols), None)
+    result.preview = first.to_pylist() if first is not None else []
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def derive_date(paths: DataPaths, date: str, tables: tuple[str, ...] = TABLES, sort: bool = True) -> list[DeriveResult]:
+    con = connect()
+    try:
+        return [derive_table(paths, t, date, con, sort=sort) for t in tables]
+    finally:
+        con.close()

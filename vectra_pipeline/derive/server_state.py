@@ -1,0 +1,104 @@
+"""server_state: the server's truth for a player, from `playerUpdate` (the logged-in player's own
+balance/position/PnL), `gameStatePlayerUpdate.leaderboardEntry` and every gameStateUpdate
+leaderboard entry (the top 10).
+
+A leaderboard repeats every 250 ms, so rows are *distinct states*: key (state_source, player_id,
+game_id, state_key) where state_key hashes the position fields (cash, position_qty, avg_cost,
+total_invested, has_active_trades, sidebet_pnl; pnl too for playerUpdate). Mark-to-market pnl of a
+leaderboard entry moves every tick and is kept as the value first seen with that position.
+The first arrival wins; raw_json is the entry's own JSON for leaderboard rows.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from vectra_pipeline.derive.common import dec, envelope
+from vectra_pipeline.derive.schemas import DEC_SQL
+from vectra_pipeline.derive.validation import validate_events
+
+EVENTS = ("playerUpdate", "gameStatePlayerUpdate")
+_ENTRY = [".id", ".username", ".positionQty", ".avgCost", ".totalInvested", ".pnl", ".pnlPercent", ".sidebetPnl",
+          ".hasActiveTrades", ".position", ".level"]
+_PLAYER = [".id", ".cash", ".positionQty", ".avgCost", ".totalInvested", ".cumulativePnL", ".pnlPercent",
+           ".sidebetPnl", ".levelInfo.level"]
+
+
+def _p(prefix: str, keys: list[str]) -> str:
+    return "[" + ", ".join(f"'{prefix}{k}'" for k in keys) + "]"
+
+
+def _entry_cols(v: str) -> str:
+    return (f"{dec(f'{v}[3]', DEC_SQL)} AS position_qty, {dec(f'{v}[4]', DEC_SQL)} AS avg_cost, "
+            f"{dec(f'{v}[5]', DEC_SQL)} AS total_invested, {dec(f'{v}[6]', DEC_SQL)} AS pnl, "
+            f"{dec(f'{v}[7]', DEC_SQL)} AS pnl_percent, {dec(f'{v}[8]', DEC_SQL)} AS sidebet_pnl, "
+            f"TRY_CAST({v}[9] AS BOOLEAN) AS has_active_trades, TRY_CAST({v}[10] AS BIGINT) AS rank, "
+            f"TRY_CAST({v}[11] AS BIGINT) AS level")
+
+
+def _state_key(fields: list[str]) -> str:
+    return "md5(concat_ws('|', " + ", ".join(f"coalesce(CAST({f} AS VARCHAR), '~')" for f in fields) + "))"
+
+
+_POS = ["cash", "position_qty", "avg_cost", "total_invested", "has_active_trades", "sidebet_pnl"]
+
+
+def prepare(con: duckdb.DuckDBPyConnection, raw: str, guard: bool) -> tuple[dict, str]:
+    failures = validate_events(con, raw, EVENTS, "ss_bad")
+    valid = "AND json_valid(raw_json)" if guard else ""
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE ss_c AS
+    WITH lb AS (
+      SELECT ts, source, session_id, seq, direction, event_name,
+             json_extract_string(raw_json, '$[#-1].gameId') AS game_id,
+             unnest(json_extract(raw_json, '$[#-1].leaderboard[*]')) AS entry
+      FROM {raw} WHERE event_name = 'gameStateUpdate' {valid}
+    ), lbv AS (
+      SELECT *, json_extract_string(entry, {_p('$', _ENTRY)}) AS v FROM lb
+    ), gspu AS (
+      SELECT r.ts, r.source, r.session_id, r.seq, r.direction, r.event_name,
+             json_extract_string(r.raw_json, '$[#-1].gameId') AS game_id,
+             json_extract(r.raw_json, '$[#-1].leaderboardEntry') AS entry
+      FROM {raw} r ANTI JOIN ss_bad b ON b.session_id = r.session_id AND b.seq = r.seq
+      WHERE r.event_name = 'gameStatePlayerUpdate'
+    ), gspuv AS (
+      SELECT *, json_extract_string(entry, {_p('$', _ENTRY)}) AS v FROM gspu WHERE entry IS NOT NULL
+    ), pu AS (
+      SELECT r.ts, r.source, r.session_id, r.seq, r.direction, r.event_name, r.raw_json, r.username,
+             json_extract_string(r.raw_json, {_p('$[#-1]', _PLAYER)}) AS v
+      FROM {raw} r ANTI JOIN ss_bad b ON b.session_id = r.session_id AND b.seq = r.seq
+      WHERE r.event_name = 'playerUpdate'
+    ), rows AS (
+      SELECT ts, source, session_id, seq, direction, event_name, game_id, v[1] AS player_id, v[2] AS username,
+             entry::VARCHAR AS raw_json, 'leaderboard' AS state_source, NULL::{DEC_SQL} AS cash, {_entry_cols('v')}
+      FROM lbv WHERE v[1] IS NOT NULL
+      UNION ALL
+      SELECT ts, source, session_id, seq, direction, event_name, game_id, v[1], v[2],
+             entry::VARCHAR, 'gameStatePlayerUpdate', NULL::{DEC_SQL}, {_entry_cols('v')}
+      FROM gspuv
+      UNION ALL
+      SELECT ts, source, session_id, seq, direction, event_name, NULL, v[1], username, raw_json, 'playerUpdate',
+             {dec('v[2]', DEC_SQL)}, {dec('v[3]', DEC_SQL)}, {dec('v[4]', DEC_SQL)}, {dec('v[5]', DEC_SQL)},
+             {dec('v[6]', DEC_SQL)}, {dec('v[7]', DEC_SQL)}, {dec('v[8]', DEC_SQL)}, NULL::BOOLEAN, NULL::BIGINT,
+             TRY_CAST(v[9] AS BIGINT)
+      FROM pu
+    )
+    SELECT *, CASE WHEN state_source = 'playerUpdate' THEN {_state_key([*_POS, 'pnl', 'pnl_percent'])}
+                   ELSE {_state_key(_POS)} END AS state_key
+    FROM rows
+    """)
+    rows_in, = con.execute("SELECT count(*) FROM ss_c").fetchall()[0]
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE ss_w AS
+    SELECT {envelope('server_state')}, raw_json, event_name, state_source, state_key, cash, position_qty,
+           avg_cost, total_invested, pnl, pnl_percent, sidebet_pnl, has_active_trades, rank, level
+    FROM ss_c
+    QUALIFY row_number() OVER (PARTITION BY state_source, player_id, game_id, state_key
+                               ORDER BY ts, session_id, seq) = 1
+    """)
+    con.execute("DROP TABLE ss_c")
+    (rows_out,) = con.execute("SELECT count(*) FROM ss_w").fetchall()[0]
+    final = "SELECT * FROM ss_w ORDER BY ts, session_id, seq"
+    stats = {"rows_in": rows_in + failures, "model_failures": failures, "rows_out": rows_out,
+             "duplicates_dropped": rows_in - rows_out}
+    return stats, final
