@@ -1,0 +1,139 @@
+"""`vectra feed serve`: a Socket.IO server that replays recordings as the real server framed them.
+
+It waits for the first client before emitting (so nothing goes into the void), keeps going
+through client disconnects, paces by the recorded timestamps divided by `speed` (0 = as fast
+as possible, gaps capped at `max_gap` seconds so multi-day recordings stay watchable) and
+broadcasts each event to every connected client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import socketio
+from aiohttp import web
+
+from vectra_capture.replay_sources import ReplayEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReplayOptions:
+    host: str = "127.0.0.1"
+    port: int = 0  # 0 = any free port (logged)
+    speed: float = 1.0
+    repeat: int = 1
+    loop: bool = False
+    max_gap: float = 5.0
+    drain_timeout: float = 30.0
+
+
+@dataclass
+class ReplaySummary:
+    emitted: int = 0
+    by_event: Counter[str] = field(default_factory=Counter)
+    repetitions: int = 0
+    clients_seen: int = 0
+    url: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "emitted": self.emitted, "by_event": dict(self.by_event), "repetitions": self.repetitions,
+            "clients_seen": self.clients_seen, "url": self.url,
+        }
+
+
+class ReplayServer:
+    def __init__(self, events: list[ReplayEvent], options: ReplayOptions) -> None:
+        self.events = events
+        self.options = options
+        self.summary = ReplaySummary()
+        self.sio = socketio.AsyncServer(async_mode="aiohttp", logger=False, engineio_logger=False)
+        self._first_client = asyncio.Event()
+        self._stop = asyncio.Event()
+        self.port: int | None = None
+        self.sio.on("connect", self._on_connect)
+
+    async def _on_connect(self, sid: str, environ: dict, auth: object = None) -> None:
+        self.summary.clients_seen += 1
+        self._first_client.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> ReplaySummary:
+        app = web.Application()
+        self.sio.attach(app)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.options.host, self.options.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # the bound port when 0 was asked
+        self.summary.url = f"http://{self.options.host}:{self.port}"
+        log.info("feed serving %d events on %s", len(self.events), self.summary.url)
+        try:
+            waiter = asyncio.create_task(self._first_client.wait())
+            stopper = asyncio.create_task(self._stop.wait())
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()
+            while not self._stop.is_set():
+                await self._emit_all()
+                self.summary.repetitions += 1
+                if not self.options.loop and self.summary.repetitions >= self.options.repeat:
+                    break
+            await self._drain()
+        finally:
+            # Close client sockets first: aiohttp's cleanup otherwise waits on open websockets.
+            await self.sio.eio.disconnect()
+            await self.sio.shutdown()
+            await runner.cleanup()
+        return self.summary
+
+    async def _emit_all(self) -> None:
+        speed, prev_ts = self.options.speed, None
+        started = time.monotonic()
+        due = 0.0
+        for i, ev in enumerate(self.events):
+            if self._stop.is_set():
+                return
+            if speed > 0 and ev.ts is not None:
+                if prev_ts is not None:
+                    due += min(max(ev.ts - prev_ts, 0.0), self.options.max_gap) / speed
+                prev_ts = ev.ts
+                wait = started + due - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            await self.sio.emit(ev.event_name, data=tuple(ev.args))
+            self.summary.emitted += 1
+            self.summary.by_event[ev.event_name] += 1
+            if speed == 0 and i % 64 == 0:
+                await asyncio.sleep(0)  # let the socket writers run
+
+    async def _drain(self) -> None:
+        """Wait until every connected client's outgoing queue is empty, so a replay that ends
+        by itself has delivered everything it counted as emitted."""
+        deadline = time.monotonic() + self.options.drain_timeout
+        while time.monotonic() < deadline:
+            queues = [getattr(s, "queue", None) for s in list(self.sio.eio.sockets.values())]
+            if all(q is None or q.empty() for q in queues):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # the last frames leave the socket buffers
+
+
+async def serve(events: list[ReplayEvent], options: ReplayOptions) -> ReplaySummary:
+    import signal
+
+    server = ReplayServer(events, options)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, server.stop)
+    return await server.run()

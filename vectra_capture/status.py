@@ -1,0 +1,35 @@
+"""Reading the running daemon's status file (written once a second by its writer thread)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from typing import Any
+
+from vectra_capture.daemon import CAPTURE_LOCK
+from vectra_capture.paths import DataPaths
+from vectra_capture.store import is_locked, lock_path
+from vectra_capture.writer import STATUS_FILE
+
+STALE_AFTER_SECONDS = 10.0
+
+
+def read_status(paths: DataPaths) -> dict[str, Any]:
+    """The daemon's last status plus `running` (its lock is held) and `stale` (no update lately)."""
+    running = is_locked(lock_path(paths, CAPTURE_LOCK))
+    status_file = paths.run / STATUS_FILE
+    try:
+        status = json.loads(status_file.read_text())
+    except FileNotFoundError:
+        return {"running": running, "data_dir": str(paths.root), "state": "not running" if not running else "starting"}
+    except ValueError:
+        return {"running": running, "data_dir": str(paths.root), "state": "unreadable status file"}
+    updated = status.get("updated_at")
+    age = time.time() - datetime.fromisoformat(updated).timestamp() if updated else None
+    status["running"] = running
+    status["status_age_seconds"] = round(age, 1) if age is not None else None
+    status["stale"] = age is None or age > STALE_AFTER_SECONDS
+    if not running:
+        status["state"] = "not running (last status shown)"
+    return status

@@ -1,0 +1,75 @@
+"""`vectra capture` (the daemon, foreground) and `vectra status` (what it is doing)."""
+
+from __future__ import annotations
+
+import click
+
+from vectra_pipeline.cli_common import data_dir_option, emit_json, json_option, resolve_paths
+
+
+@click.command()
+@click.option("--url", default=None, help="Socket.IO server (default: the live rugs.fun backend).")
+@click.option("--source", type=click.Choice(["public_ws", "cdp"]), default="public_ws", show_default=True)
+@click.option("--watchdog", default=30.0, type=float, show_default=True,
+              help="Seconds without a gameStateUpdate (while connected) before an alarm.")
+@click.option("--flush-interval", default=1.0, type=float, show_default=True, help="Spool fsync interval, seconds.")
+@click.option("--roll-seconds", default=900.0, type=float, show_default=True,
+              help="How often the spool is rolled into a Parquet file.")
+@click.option("--transport", type=click.Choice(["websocket", "polling"]), multiple=True,
+              help="Engine.IO transports (default: websocket).")
+@data_dir_option
+def capture(url: str | None, source: str, watchdog: float, flush_interval: float, roll_seconds: float,
+            transport: tuple[str, ...], data_dir: str | None) -> None:
+    """Run the capture daemon in the foreground until SIGINT/SIGTERM (which flush everything)."""
+    from vectra_capture.daemon import LIVE_HEADERS, LIVE_URL, CaptureConfig, run_daemon
+    from vectra_capture.store import LockHeld
+
+    paths = resolve_paths(data_dir)
+    config = CaptureConfig(
+        url=url or LIVE_URL,
+        data_dir=paths,
+        source=source,
+        headers=LIVE_HEADERS if url is None else {},
+        transports=list(transport) or ["websocket"],
+        watchdog_seconds=watchdog,
+        flush_interval=flush_interval,
+        roll_seconds=roll_seconds,
+    )
+    click.echo(f"capturing {config.url} into {paths.root} (Ctrl-C to stop)", err=True)
+    try:
+        final = run_daemon(config)
+    except LockHeld as exc:
+        raise click.ClickException(f"another capture daemon is writing into {paths.root} ({exc})") from exc
+    click.echo(
+        f"stopped: received {final['received']}, written {final['written']}, "
+        f"quarantined {final['quarantined']}, in Parquet {final['in_parquet']}",
+        err=True,
+    )
+
+
+@click.command()
+@data_dir_option
+@json_option
+def status(data_dir: str | None, as_json: bool) -> None:
+    """The capture daemon writing into the data root: connection, counts, lag, live game state."""
+    from vectra_capture.status import read_status
+
+    st = read_status(resolve_paths(data_dir))
+    if as_json:
+        emit_json(st)
+        return
+    click.echo(f"daemon:      {st.get('state')}  (data root {st.get('data_dir')})")
+    if "session_id" not in st:
+        return
+    click.echo(f"feed:        {st['url']}  source={st['source']}  reconnects={st['reconnects']}")
+    click.echo(f"events:      received={st['received']}  written={st['written']}  "
+               f"quarantined={st['quarantined']}  system={st['system_events']}")
+    click.echo(f"storage:     spool depth={st['spool_depth']}  in Parquet={st['in_parquet']}  "
+               f"last flush={st['last_flush']}  lag={st['lag_seconds']}s")
+    live = st.get("live") or {}
+    click.echo(f"game:        {live.get('game_id')}  phase={live.get('phase')}  tick={live.get('tick')}  "
+               f"price={live.get('price')}  players={live.get('connected_players')}")
+    if live.get("player"):
+        click.echo(f"player:      {live['player']}")
+    if st.get("stale"):
+        click.echo(f"warning:     status is {st.get('status_age_seconds')}s old", err=True)
