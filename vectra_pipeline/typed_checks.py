@@ -1,0 +1,196 @@
+"""The data checks behind the Dagster asset checks (plain functions, so the CLI and tests use them too):
+key uniqueness, seed verification, reconciliation raw -> typed, schema drift raw -> models."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+
+import duckdb
+
+from vectra_capture.paths import DataPaths
+from vectra_capture.protocol_models import MODELS, NESTED_MODELS, known_fields, payload_of, validate_payload
+from vectra_pipeline.derive.common import connect, files, raw_scan, sql_list
+from vectra_pipeline.derive.schemas import KEYS
+from vectra_pipeline.schema_manifest import Outcome
+
+# Raw events deliberately not typed (kept in raw, searchable through the vector index).
+NOT_TYPED = (
+    "newChatMessage", "gameNotification", "rugRoyaleUpdate", "battleEventUpdate", "goldenHourUpdate",
+    "usernameStatus", "playerLeaderboardPosition", "ping", "authenticate", "chatHistory", "getLeaderboard",
+    "__ack__", "legacy.game_start", "legacy.game_end", "legacy.game_complete", "legacy.session_start",
+    "legacy.session_end", "legacy.metadata",
+)
+TYPED_EVENTS = ("gameStateUpdate", "legacy.tick", "standard/newTrade", "newSideBet", "currentSidebet",
+                "currentSidebetResult", "buyOrder", "sellOrder", "requestSidebet", "playerUpdate",
+                "gameStatePlayerUpdate")
+
+
+def _scan(paths: DataPaths, doc_type: str, columns: str) -> str | None:
+    fs = sorted(str(p) for p in paths.doc_type_dir(doc_type).glob("date=*/*.parquet"))
+    return f"(SELECT {columns} FROM read_parquet({sql_list(fs)}, union_by_name = true))" if fs else None
+
+
+def raw_dates(paths: DataPaths, window: int | None = None) -> list[str]:
+    dates = sorted(p.name.split("=", 1)[1] for p in paths.doc_type_dir("ws_event").glob("date=*") if p.is_dir())
+    return dates[-window:] if window else dates
+
+
+def key_unique(paths: DataPaths, table: str) -> Outcome:
+    key = KEYS[table]
+    scan = _scan(paths, table, ", ".join(key))
+    if scan is None:
+        return Outcome(True, f"{table}: no partitions yet", {"rows": 0})
+    con = connect()
+    cols = ", ".join(key)
+    rows, dup_keys, dup_rows = con.execute(f"""
+        SELECT (SELECT count(*) FROM {scan}), count(*), coalesce(sum(n), 0)
+        FROM (SELECT {cols}, count(*) AS n FROM {scan} GROUP BY ALL HAVING count(*) > 1)""").fetchall()[0]
+    examples = con.execute(f"SELECT {cols}, count(*) n FROM {scan} GROUP BY ALL HAVING n > 1 LIMIT 5").fetchall()
+    details = {"rows": rows, "key": list(key), "duplicate_keys": dup_keys, "rows_with_duplicate_keys": int(dup_rows),
+               "examples": [str(e) for e in examples]}
+    return Outcome(dup_keys == 0, f"{table}: {dup_keys} duplicate keys over {rows} rows", details)
+
+
+def seeds_verified(paths: DataPaths) -> Outcome:
+    """Every complete_game row has seed_verified, and the stored flag matches a fresh sha256."""
+    scan = _scan(paths, "complete_game", "game_id, server_seed, server_seed_hash, seed_verified")
+    if scan is None:
+        return Outcome(True, "complete_game: no partitions yet", {"games": 0})
+    rows = connect().execute(f"SELECT * FROM {scan}").fetchall()
+    unverified, wrong_flag = [], []
+    for game_id, seed, seed_hash, flag in rows:
+        ok = seed is not None and seed_hash is not None and hashlib.sha256(seed.encode()).hexdigest() == seed_hash.lower()
+        if not ok:
+            unverified.append(game_id)
+        if bool(flag) != ok:
+            wrong_flag.append(game_id)
+    details = {"games": len(rows), "unverified": len(unverified), "flag_mismatch": len(wrong_flag),
+               "examples": unverified[:10]}
+    passed = not unverified and not wrong_flag
+    return Outcome(passed, f"{len(rows) - len(unverified)}/{len(rows)} games verified", details)
+
+
+def _missing_explained(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str]]) -> tuple[int, int, list]:
+    """Validate raw rows missing from their typed table: (model failures, unexplained, examples)."""
+    failures, unexplained, examples = 0, 0, []
+    for name, text in rows:
+        try:
+            ok, _reason = validate_payload(name, payload_of(name, text))
+        except ValueError:
+            ok = False
+        if ok:
+            unexplained += 1
+            examples.append(text[:160])
+        else:
+            failures += 1
+    return failures, unexplained, examples[:5]
+
+
+def reconcile(paths: DataPaths, dates: list[str] | None = None) -> Outcome:
+    """Every raw row of `dates` is in a typed table (by natural key), deliberately not typed, or fails its model."""
+    dates = dates if dates is not None else raw_dates(paths, 3)
+    con = connect()
+    typed = {t: _scan(paths, t, ", ".join(KEYS[t]) + (", state_source" if t == "server_state" else ""))
+             for t in ("game_tick", "player_action", "complete_game", "server_state")}
+    empty = {"game_tick": "(SELECT NULL game_id, NULL::BIGINT tick, NULL::BIGINT cooldown_timer, NULL::BOOLEAN rugged WHERE false)",
+             "player_action": "(SELECT NULL action_kind, NULL action_id WHERE false)",
+             "complete_game": "(SELECT NULL game_id WHERE false)",
+             "server_state": "(SELECT NULL state_source, NULL player_id, NULL game_id, NULL state_key WHERE false)"}
+    t = {k: v or empty[k] for k, v in typed.items()}
+    per_event: Counter[str] = Counter()
+    failures = unexplained = 0
+    examples: list = []
+    for date in dates:
+        if not files(paths, "ws_event", date):
+            continue
+        raw = raw_scan(paths, date)
+        for name, n in con.execute(f"SELECT event_name, count(*) FROM {raw} GROUP BY 1").fetchall():
+            per_event[name] += n
+        missing = con.execute(f"""
+          WITH k AS (
+            SELECT event_name, raw_json, json_extract_string(raw_json, ['$.game_id', '$.tick', '$.cooldown_timer',
+                   '$.rugged', '$.active']) v FROM {raw} WHERE event_name = 'legacy.tick'
+            UNION ALL
+            SELECT event_name, raw_json, json_extract_string(raw_json, ['$[#-1].gameId', '$[#-1].tickCount',
+                   '$[#-1].cooldownTimer', '$[#-1].rugged', '$[#-1].active']) v
+            FROM {raw} WHERE event_name = 'gameStateUpdate'
+          ), kk AS (
+            SELECT event_name, raw_json, v[1] AS game_id,
+                   CASE WHEN event_name = 'legacy.tick' AND coalesce(TRY_CAST(v[3] AS BIGINT), 0) > 0
+                             AND NOT coalesce(TRY_CAST(v[4] AS BOOLEAN), false)
+                             AND NOT coalesce(TRY_CAST(v[5] AS BOOLEAN), false)
+                        THEN NULL ELSE TRY_CAST(v[2] AS BIGINT) END AS tick,
+                   TRY_CAST(v[3] AS BIGINT) AS cooldown_timer, coalesce(TRY_CAST(v[4] AS BOOLEAN), false) AS rugged
+            FROM k
+          )
+          SELECT event_name, raw_json FROM kk
+          WHERE NOT EXISTS (SELECT 1 FROM {t['game_tick']} g WHERE g.game_id IS NOT DISTINCT FROM kk.game_id
+                AND g.tick IS NOT DISTINCT FROM kk.tick AND g.cooldown_timer IS NOT DISTINCT FROM kk.cooldown_timer
+                AND g.rugged = kk.rugged)
+          UNION ALL
+          SELECT event_name, raw_json FROM {raw}
+          WHERE event_name = 'standard/newTrade' AND coalesce(json_extract_string(raw_json, '$[#-1].id'), '')
+                NOT IN (SELECT action_id FROM {t['player_action']} WHERE action_kind = 'trade')
+          UNION ALL
+          SELECT event_name, raw_json FROM {raw}
+          WHERE event_name = 'playerUpdate' AND coalesce(json_extract_string(raw_json, '$[#-1].id'), '')
+                NOT IN (SELECT player_id FROM {t['server_state']} WHERE state_source = 'playerUpdate')
+        """).fetchall()
+        f, u, ex = _missing_explained(con, missing)
+        failures, unexplained, examples = failures + f, unexplained + u, examples + ex
+        (hist_missing,) = con.execute(f"""
+          SELECT count(*) FROM (SELECT unnest(json_extract_string(raw_json, '$[#-1].gameHistory[*].id')) AS id
+                                FROM {raw} WHERE event_name = 'gameStateUpdate' AND contains(raw_json, '"gameHistory"'))
+          WHERE id NOT IN (SELECT game_id FROM {t['complete_game']})""").fetchall()[0]
+        unexplained += hist_missing
+    unlisted = {e: n for e, n in per_event.items() if e not in TYPED_EVENTS and e not in NOT_TYPED}
+    details = {"dates": dates, "raw_rows": sum(per_event.values()), "per_event": dict(per_event),
+               "not_typed": {e: n for e, n in per_event.items() if e in NOT_TYPED}, "model_failures": failures,
+               "missing_from_typed": unexplained, "unlisted_events": unlisted, "examples": examples[:5]}
+    passed = unexplained == 0 and not unlisted
+    return Outcome(passed, f"{unexplained} raw rows unaccounted for, {len(unlisted)} unlisted event names, "
+                           f"{failures} model failures", details)
+
+
+def schema_drift(paths: DataPaths, dates: list[str] | None = None) -> Outcome:
+    """Payload fields no model knows (top level, leaderboard and gameHistory entries), with counts and first seen."""
+    dates = dates if dates is not None else raw_dates(paths, 2)
+    con = connect()
+    found: dict[tuple[str, str], list] = {}
+    unknown_events: dict[str, int] = {}
+    for date in dates:
+        if not files(paths, "ws_event", date):
+            continue
+        raw = raw_scan(paths, date)
+        q = f"""
+          WITH p AS (SELECT ts, event_name, CASE WHEN event_name LIKE 'legacy.%' THEN raw_json::JSON
+                                                 ELSE json_extract(raw_json, '$[#-1]') END AS payload FROM {raw}),
+          keys AS (
+            SELECT event_name AS what, ts, unnest(json_keys(payload)) AS k FROM p WHERE json_type(payload) = 'OBJECT'
+            UNION ALL
+            SELECT 'gameStateUpdate.leaderboard', ts, unnest(json_keys(e)) FROM
+              (SELECT ts, unnest(json_extract(payload, '$.leaderboard[*]')) e FROM p WHERE event_name = 'gameStateUpdate')
+            UNION ALL
+            SELECT 'gameStateUpdate.gameHistory', ts, unnest(json_keys(e)) FROM
+              (SELECT ts, unnest(json_extract(payload, '$.gameHistory[*]')) e FROM p
+               WHERE event_name = 'gameStateUpdate' AND contains(payload::VARCHAR, '"gameHistory"'))
+          )
+          SELECT what, k, count(*), min(ts) FROM keys GROUP BY 1, 2"""
+        for what, k, n, first in con.execute(q).fetchall():
+            if "." in what and what.split(".", 1)[0] == "gameStateUpdate":
+                model = NESTED_MODELS[("gameStateUpdate", what.split(".", 1)[1])]
+            else:
+                model = MODELS.get(what)
+                if model is None:
+                    unknown_events[what] = unknown_events.get(what, 0) + n
+                    continue
+            if k in known_fields(model) or not known_fields(model):
+                continue
+            prev = found.get((what, k))
+            found[(what, k)] = [n + (prev[0] if prev else 0), min(first, prev[1]) if prev else first]
+    fields = [{"event": w, "field": k, "count": n, "first_seen": str(t)} for (w, k), (n, t) in sorted(found.items())]
+    details = {"dates": dates, "unknown_fields": fields[:50], "unknown_field_count": len(fields),
+               "events_without_model": unknown_events}
+    passed = not fields and not unknown_events
+    return Outcome(passed, f"{len(fields)} unknown fields, {len(unknown_events)} events without a model", details)
