@@ -215,3 +215,14 @@ def test_export_jsonl_round_trips(imported: tuple[DataPaths, dict], tmp_path: Pa
     raw = query(f"SELECT raw_json FROM {_ws(paths)} WHERE session_id = '{first['session_id']}' "
                 f"AND seq = {first['seq']}")
     assert raw == [(first["raw_json"],)] and first["ts"].endswith("+00:00")
+
+
+def test_worker_processes_write_the_same_rows(imported: tuple[DataPaths, dict], tmp_path: Path) -> None:
+    paths, first = imported
+    other = DataPaths.resolve(tmp_path / "data")
+    s = import_legacy([FIXTURES], other, legacy_root=FIXTURES, workers=2)
+    assert s["records"] == first["records"] and s["imported_files"] == first["files"]
+    cols = "origin_file, seq, ts, raw_json, game_id, event_name, origin_line"
+    assert query(f"SELECT {cols} FROM {_ws(other)} ORDER BY 1, 2") == query(f"SELECT {cols} FROM {_ws(paths)} ORDER BY 1, 2")
+    assert set(tree(other.events_parquet)) == set(tree(paths.events_parquet))
+    assert [r["file"] for r in s["per_file"]] == [r["file"] for r in first["per_file"]]

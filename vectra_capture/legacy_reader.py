@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.scanner
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -68,6 +69,8 @@ _META_TS_KEYS = ("timestamp", "ts", "start_time", "started_at", "recorded_at", "
 _GAME_ID_DATE = re.compile(r"^(\d{8})-")
 _DETECT_LINES = 50
 _DECODER = json.JSONDecoder()
+# The C scanner behind json.loads, without its Python wrapper (two regex calls per line): the hot path.
+_SCAN = json.scanner.make_scanner(_DECODER)
 
 
 @dataclass(slots=True)
@@ -156,6 +159,9 @@ class LegacyFile:
 
 def to_utc_us(value: Any) -> int | None:
     """A legacy timestamp as UTC microseconds; None when it is not a timestamp."""
+    if isinstance(value, str):
+        fast = _fast_local_us(value)
+        return fast if fast is not None else _slow_to_utc_us(value)
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
@@ -164,8 +170,10 @@ def to_utc_us(value: Any) -> int | None:
             return None
         scale = 1 if v > 1e14 else 1_000 if v > 1e11 else 1_000_000
         return int(round(v * scale))
-    if not isinstance(value, str):
-        return None
+    return None
+
+
+def _slow_to_utc_us(value: str) -> int | None:
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
@@ -173,6 +181,36 @@ def to_utc_us(value: Any) -> int | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=LOCAL_TZ)  # fold=0: an ambiguous 01:xx on the DST night reads as EDT
     return (dt - EPOCH) // ONE_US
+
+
+# Naive "YYYY-MM-DDTHH:MM:SS[.ffffff]" is the common case: the UTC offset is constant within one wall
+# clock minute, so the minute's UTC start is computed once (by the slow path, same DST rule) and cached.
+_MINUTE_CACHE: dict[str, int | None] = {}
+
+
+def _fast_local_us(value: str) -> int | None:
+    n = len(value)
+    if n != 26 and n != 19:
+        return None
+    minute = value[:16]
+    start = _MINUTE_CACHE.get(minute, -1)
+    if start == -1:
+        if len(_MINUTE_CACHE) > 500_000:
+            _MINUTE_CACHE.clear()
+        ok = minute[10] == "T" and minute[:4].isdigit()
+        start = _MINUTE_CACHE[minute] = _slow_to_utc_us(minute + ":00") if ok else None
+    if start is None or value[16] != ":":
+        return None
+    sec = value[17:19]
+    if not sec.isdigit() or sec > "59":
+        return None
+    us = start + int(sec) * 1_000_000
+    if n == 26:
+        frac = value[20:]
+        if value[19] != "." or not frac.isdigit():
+            return None
+        us += int(frac)
+    return us
 
 
 def _record_ts(obj: dict[str, Any], keys: tuple[str, ...] = _TS_KEYS) -> int | None:
@@ -184,8 +222,24 @@ def _record_ts(obj: dict[str, Any], keys: tuple[str, ...] = _TS_KEYS) -> int | N
     return None
 
 
-def _utc_day(ts_us: int) -> str:
-    return (EPOCH + ts_us * ONE_US).strftime("%Y%m%d")
+_US_PER_DAY = 86_400_000_000
+_GAME_DAY_CACHE: dict[str, int | None] = {}
+
+
+def game_id_day(game_id: str) -> int | None:
+    """Days since the epoch of a gameId's UTC date prefix (None if it has none)."""
+    day = _GAME_DAY_CACHE.get(game_id, -1)
+    if day == -1:
+        m = _GAME_ID_DATE.match(game_id)
+        try:
+            d = datetime.strptime(m.group(1), "%Y%m%d").replace(tzinfo=UTC) if m else None
+        except ValueError:
+            d = None
+        day = (d - EPOCH).days if d else None
+        if len(_GAME_DAY_CACHE) > 100_000:
+            _GAME_DAY_CACHE.clear()
+        _GAME_DAY_CACHE[game_id] = day
+    return day
 
 
 # ---------------------------------------------------------------- format detection
@@ -268,15 +322,18 @@ class _Builder:
         fmt = self.fmt
         if fmt == GAME:
             kind = obj.get("type")
-            if not isinstance(kind, str):
+            if type(kind) is not str:
                 return "valid JSON but not a game record (no string 'type')"
-            ts = _record_ts(obj)
+            ts_value = obj.get("timestamp")
+            ts = _fast_local_us(ts_value) if type(ts_value) is str else None
+            if ts is None:
+                ts = _record_ts(obj)
             if ts is None:
                 return "game record without a usable timestamp"
-            gid = obj.get("game_id", obj.get("gameId"))
+            gid = obj.get("game_id") or obj.get("gameId")
             return LegacyRecord(
                 0, line_no, ts, kind, "legacy." + kind, obj, obj, [], text, salvaged,
-                game_id=gid if isinstance(gid, str) else None,
+                gid if type(gid) is str else None,
             )
         if fmt == HEADER:
             if "_metadata" in obj and len(obj) == 1:
@@ -380,6 +437,14 @@ def _split_fragments(text: str, spans: list[tuple[int, int]], starts: list[int])
     return pieces
 
 
+def _json_error(text: str) -> str:
+    try:
+        json.loads(text)
+    except ValueError as exc:
+        return str(exc)
+    return "not JSON"
+
+
 def _unsalvageable_reason(text: str, error: str) -> str:
     stripped = text.lstrip()
     if stripped.startswith("#"):
@@ -438,9 +503,11 @@ def read_legacy_file(path: str | Path, root: str | Path | None = None) -> Legacy
             continue
         text = line.decode("utf-8", errors="replace").strip()
         try:
-            obj = json.loads(text)
-        except ValueError as exc:
-            error = str(exc)
+            obj, end = _SCAN(text, 0)
+            if end != len(text):
+                raise ValueError("extra data")
+        except (ValueError, StopIteration):
+            error = _json_error(text)
         else:
             rec = builder.build(obj, text, no, False)
             if isinstance(rec, str):
@@ -449,10 +516,11 @@ def read_legacy_file(path: str | Path, root: str | Path | None = None) -> Legacy
             else:
                 c.imported += 1
                 records.append(rec)
-                key_end = text.find('"', 2)
-                if text.startswith('{"') and key_end > 0 and text[: key_end + 1] not in learned:
-                    learned.add(text[: key_end + 1])
-                    openers = tuple(sorted(learned))
+                if fmt == HEADER and len(learned) < 8:  # bare tick dicts: learn their first key
+                    key_end = text.find('"', 2)
+                    if text.startswith('{"') and key_end > 0 and text[: key_end + 1] not in learned:
+                        learned.add(text[: key_end + 1])
+                        openers = tuple(sorted(learned))
             continue
 
         good, spans, starts = _salvage_records(builder, text, no, openers)
@@ -492,7 +560,7 @@ def _finish(out: LegacyFile) -> None:
     mismatch = 0
     for rec in records:
         if rec.game_id:
-            m = _GAME_ID_DATE.match(rec.game_id)
-            if m and m.group(1) != _utc_day(rec.ts_us):
+            day = game_id_day(rec.game_id)
+            if day is not None and day != rec.ts_us // _US_PER_DAY:
                 mismatch += 1
     out.counters.gameid_date_mismatch = mismatch

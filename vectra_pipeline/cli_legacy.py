@@ -18,9 +18,10 @@ def legacy() -> None:
 @legacy.command("import")
 @click.argument("sources", nargs=-1, type=click.Path(exists=True))
 @click.option("--force", is_flag=True, help="Re-import files even when unchanged.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Processes importing changed files.")
 @data_dir_option
 @json_option
-def import_cmd(sources: tuple[str, ...], force: bool, data_dir: str | None, as_json: bool) -> None:
+def import_cmd(sources: tuple[str, ...], force: bool, workers: int, data_dir: str | None, as_json: bool) -> None:
     """Import PATH... (files or folders; default $RUGS_LEGACY_DIR or ~/rugs_recordings)."""
     from tqdm import tqdm
 
@@ -39,7 +40,7 @@ def import_cmd(sources: tuple[str, ...], force: bool, data_dir: str | None, as_j
         bar.set_postfix_str(res.file[-40:], refresh=False)
 
     try:
-        summary = import_legacy([Path(s) for s in sources] or None, paths, force=force,
+        summary = import_legacy([Path(s) for s in sources] or None, paths, force=force, workers=workers,
                                 on_file=on_file, on_plan=on_plan)
     except LockHeld as exc:
         raise click.ClickException(f"another legacy import is running ({exc})") from exc

@@ -223,46 +223,91 @@ def import_legacy(
     *,
     legacy_root: Path | None = None,
     force: bool = False,
+    workers: int | None = None,
     on_file: Callable[[FileResult], None] | None = None,
     on_plan: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Import every legacy file under `sources` (default: the legacy root). Returns the summary."""
+    """Import every legacy file under `sources` (default: the legacy root). Returns the summary.
+
+    Files are independent (each owns its Parquet names), so `workers` > 1 imports changed files in that
+    many processes; the manifest is written only by this process. Default 1: on the shared 2-core
+    machines measured, two workers gave no gain (bench/legacy.py) and spawning costs ~1 s."""
     from vectra_capture.store import FileLock, lock_path, read_manifest, write_manifest
 
     started = time.perf_counter()
     files = discover(sources, legacy_root)
     if on_plan:
         on_plan(len(files))
-    results: list[FileResult] = []
+    results: dict[str, FileResult] = {}
     with FileLock(lock_path(paths, MANIFEST)):
         manifest = read_manifest(paths, MANIFEST) or {"version": 1, "files": {}}
         entries: dict[str, Any] = manifest.setdefault("files", {})
         dirty = 0
+
+        def done(res: FileResult, entry: dict[str, Any] | None) -> None:
+            nonlocal dirty
+            results[res.file] = res
+            if entry is not None:
+                entries[res.file] = entry
+                dirty += 1
+            if res.status == "unknown_format":
+                log.warning("%s: unknown legacy format (%s); its lines are quarantined", res.file, res.detail)
+            if on_file:
+                on_file(res)
+            if dirty >= 200:  # bound the redo after a crash without rewriting the manifest per file
+                write_manifest(paths, MANIFEST, manifest)
+                dirty = 0
+
         try:
+            todo: list[tuple[Path, Path]] = []
             for path, root in files:
                 rel = relative_name(path, root)
                 skip, refreshed = (False, None) if force else _unchanged(path, entries.get(rel))
                 if skip:
                     prev = entries[rel].get("result", {})
-                    res = FileResult(**{**prev, "file": rel, "status": "skipped"})
-                    if refreshed:
-                        entries[rel] = refreshed
-                        dirty += 1
+                    done(FileResult(**{**prev, "file": rel, "status": "skipped"}), refreshed)
                 else:
-                    res, entries[rel] = import_file(paths, path, root)
-                    dirty += 1
-                    if res.status == "unknown_format":
-                        log.warning("%s: unknown legacy format (%s); its lines are quarantined", rel, res.detail)
-                results.append(res)
-                if on_file:
-                    on_file(res)
-                if dirty >= 200:  # bound the redo after a crash without rewriting the manifest per file
-                    write_manifest(paths, MANIFEST, manifest)
-                    dirty = 0
+                    todo.append((path, root))
+            for res, entry in _run(paths, todo, workers):
+                done(res, entry)
         finally:
             if dirty:
                 write_manifest(paths, MANIFEST, manifest)
-    return summarize(results, time.perf_counter() - started, paths)
+    ordered = [results[relative_name(p, r)] for p, r in files]
+    return summarize(ordered, time.perf_counter() - started, paths)
+
+
+_PARALLEL_MIN_FILES = 16  # below this, starting worker processes costs more than it saves
+
+
+def _run(paths: DataPaths, todo: list[tuple[Path, Path]], workers: int | None):  # noqa: ANN202
+    """Yield (result, manifest entry) per file, in completion order."""
+    import os
+
+    workers = workers if workers is not None else 1
+    workers = max(1, min(workers, os.cpu_count() or 1))
+    if workers <= 1 or len(todo) < _PARALLEL_MIN_FILES:
+        for path, root in todo:
+            yield import_file(paths, path, root)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    pending = {i: item for i, item in enumerate(todo)}
+    try:
+        # spawn, not fork: the caller may be a threaded Dagster run worker
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(import_file, paths, path, root): i for i, (path, root) in pending.items()}
+            for fut in as_completed(futures):
+                out = fut.result()
+                del pending[futures[fut]]
+                yield out
+    except BrokenProcessPool:
+        # e.g. a __main__ that spawn cannot re-import (stdin); the rest runs here, rows are idempotent
+        log.warning("worker processes unavailable; importing the remaining %d files in-process", len(pending))
+        for path, root in pending.values():
+            yield import_file(paths, path, root)
 
 
 def summarize(results: list[FileResult], seconds: float, paths: DataPaths) -> dict[str, Any]:
