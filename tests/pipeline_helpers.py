@@ -8,6 +8,7 @@ contract's raw_json shape through vectra_capture.store.write_records.
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -71,13 +72,26 @@ def land(paths: DataPaths, records: list[RawRecord], prefix: str) -> None:
     write_records(paths, records, prefix)
 
 
-def raw_paths(request: pytest.FixtureRequest, tmp_path: Path) -> DataPaths:
-    try:
-        return request.getfixturevalue("captured_raw")
-    except pytest.FixtureLookupError:
-        paths = DataPaths(tmp_path / "data")
-        land(paths, fixture_records(), "fixture")
-        return paths
+def raw_paths(request: pytest.FixtureRequest, tmp_path: Path, captured: bool = True) -> DataPaths:
+    """The samples through the capture path (`captured_raw`: feed -> daemon -> raw, copied because
+    that fixture is shared and read-only), plus the authenticated examples landed as RawRecords
+    (the public replay feed cannot carry them). Without `captured_raw`, or with captured=False, the
+    samples are landed as RawRecords too."""
+    paths = DataPaths(tmp_path / "data")
+    events = fixture_events()
+    auth, samples = events[-len(AUTH):], events[:-len(AUTH)]
+    source = None
+    if captured:
+        try:
+            source = request.getfixturevalue("captured_raw")
+        except pytest.FixtureLookupError:
+            source = None
+    if source is not None:
+        shutil.copytree(source.events_parquet, paths.events_parquet)
+    else:
+        land(paths, fixture_records("samples", samples), "samples")
+    land(paths, fixture_records("auth", auth), "auth")
+    return paths
 
 
 def raw_dates(paths: DataPaths) -> list[str]:

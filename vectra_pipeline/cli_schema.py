@@ -1,0 +1,73 @@
+"""`vectra schema show|check|migrate`: the schema manifest from the command line."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from vectra_pipeline.cli_common import data_dir_option, emit_json, json_option, resolve_paths
+
+
+@click.group()
+def schema() -> None:
+    """The schema manifest (manifests/schema_version.json)."""
+
+
+@schema.command()
+@data_dir_option
+@json_option
+def show(data_dir: str | None, as_json: bool) -> None:
+    """Print the manifest (and the code's version)."""
+    from vectra_capture.store import read_manifest
+    from vectra_pipeline.schema_manifest import MANIFEST, SCHEMA_VERSION
+
+    paths = resolve_paths(data_dir)
+    try:
+        manifest = read_manifest(paths, MANIFEST)
+    except ValueError as exc:
+        manifest = {"error": str(exc)}
+    if as_json:
+        emit_json({"code_version": SCHEMA_VERSION, "manifest": manifest})
+        return
+    if manifest is None:
+        click.echo(f"no manifest under {paths.manifests} (code version {SCHEMA_VERSION}); run `vectra schema migrate`")
+        return
+    if "error" in manifest:
+        click.echo(manifest["error"])
+        return
+    click.echo(f"manifest version {manifest.get('version')} (code version {SCHEMA_VERSION})")
+    for doc_type, fields in sorted(manifest.get("doc_types", {}).items()):
+        click.echo(f"  {doc_type}: " + ", ".join(f"{k} {v}" for k, v in fields.items()))
+
+
+@schema.command()
+@data_dir_option
+@json_option
+def check(data_dir: str | None, as_json: bool) -> None:
+    """Run the manifest check (the same one Dagster runs hourly). Exit code 1 when it fails."""
+    from vectra_pipeline.schema_manifest import check_manifest
+
+    outcome = check_manifest(resolve_paths(data_dir))
+    if as_json:
+        emit_json({"passed": outcome.passed, "summary": outcome.summary, **outcome.details})
+    else:
+        click.echo(("OK: " if outcome.passed else "FAILED: ") + outcome.summary)
+        for example in outcome.details.get("examples", []):
+            click.echo(f"  {example}")
+    sys.exit(0 if outcome.passed else 1)
+
+
+@schema.command()
+@data_dir_option
+@json_option
+def migrate(data_dir: str | None, as_json: bool) -> None:
+    """Bring the data root to the code's schema version and rewrite the manifest."""
+    from vectra_pipeline.schema_manifest import migrate as run_migrate
+
+    outcome = run_migrate(resolve_paths(data_dir))
+    if as_json:
+        emit_json({"passed": outcome.passed, "summary": outcome.summary, **outcome.details})
+    else:
+        click.echo(outcome.summary)
+    sys.exit(0 if outcome.passed else 1)
