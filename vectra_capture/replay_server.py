@@ -91,7 +91,8 @@ class ReplayServer:
             await self._drain()
         finally:
             # Close client sockets first: aiohttp's cleanup otherwise waits on open websockets.
-            await self.sio.eio.disconnect()
+            if self.sio.eio.sockets:  # engineio raises on an empty disconnect-all
+                await self.sio.eio.disconnect()
             await self.sio.shutdown()
             await runner.cleanup()
         return self.summary

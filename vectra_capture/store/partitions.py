@@ -69,7 +69,8 @@ def write_records(paths: DataPaths, records: list[RawRecord], name_prefix: str) 
 
 
 def quarantine_dir(paths: DataPaths, source: str, date: str) -> Path:
-    return paths.quarantine / f"source={source}" / f"date={date}"
+    # `<source>/`, not `source=<source>/`: a hive key would clash with the file's own source column.
+    return paths.quarantine / source / f"date={date}"
 
 
 def write_partition_file(paths: DataPaths, doc_type: str, date: str, name: str, table: pa.Table) -> Path:
