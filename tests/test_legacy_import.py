@@ -32,7 +32,7 @@ def _ws(paths: DataPaths) -> str:
 
 
 def _qglob(paths: DataPaths) -> str:
-    return f"read_parquet('{paths.quarantine}/source=replay/date=*/*.parquet')"
+    return f"read_parquet('{paths.quarantine}/replay/date=*/*.parquet')"
 
 
 def test_every_line_is_accounted_for_in_the_store(imported: tuple[DataPaths, dict]) -> None:

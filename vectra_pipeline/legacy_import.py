@@ -3,7 +3,7 @@ Dagster asset and `vectra legacy import`.
 
 Rows follow CONTRACTS.md (legacy import): one Parquet file per (source file, UTC date) named
 `legacy-<sha1(rel)[:16]>.parquet`, written with store.replace_file_set so a re-import replaces the
-file's old rows wherever they were; quarantine rows go to the same name under quarantine/source=replay/.
+file's old rows wherever they were; quarantine rows go to the same name under quarantine/replay/.
 
 Change detection (manifests/legacy_import.json, keyed by the file name relative to the legacy root):
 same size and mtime -> skipped without reading; otherwise the sha256 decides (same content, new

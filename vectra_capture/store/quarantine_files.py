@@ -1,4 +1,4 @@
-"""Named quarantine file sets: quarantine/source=<s>/date=<d>/<name>.parquet, replaced as a set.
+"""Named quarantine file sets: quarantine/<source>/date=<d>/<name>.parquet, replaced as a set.
 
 The quarantine twin of partitions.replace_file_set: an importer that owns one name per source file
 (the legacy import) rewrites that name in every date it now touches and deletes it from dates it no
@@ -20,13 +20,13 @@ from vectra_capture.store.partitions import quarantine_dir
 def replace_quarantine_file_set(
     paths: DataPaths, source: str, name: str, tables_by_date: dict[str, pa.Table]
 ) -> list[Path]:
-    """Write `name` under each date of quarantine/source=<source>/, delete it from other dates."""
+    """Write `name` under each date of quarantine/<source>/, delete it from other dates."""
     written: list[Path] = []
     for date, table in sorted(tables_by_date.items()):
         path = quarantine_dir(paths, source, date) / name
         atomic_write_table(path, table.cast(QUARANTINE_SCHEMA))
         written.append(path)
-    for stale in (paths.quarantine / f"source={source}").glob(f"date=*/{name}"):
+    for stale in (paths.quarantine / source).glob(f"date=*/{name}"):
         if stale not in written:
             remove_file(stale)
     return written
