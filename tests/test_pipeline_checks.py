@@ -1,0 +1,190 @@
+"""Each asset check fails on data made to fail it; the hourly schedule and the landing sensor."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from pipeline_helpers import fixture_events, fixture_records, land, raw_dates, raw_paths
+from test_pipeline_assets import LEGACY_SPEC, TYPED, materialize_all
+
+from vectra_capture.paths import DataPaths
+from vectra_capture.store import atomic_write_bytes, replace_partition, write_partition_file
+from vectra_pipeline.defs.landing.assets import system_event, ws_event
+from vectra_pipeline.defs.landing.resources import VectraData
+from vectra_pipeline.defs.typed import checks
+from vectra_pipeline.defs.typed.sensors import landing_zone_sensor
+from vectra_pipeline.schema_manifest import SCHEMA_VERSION, migrate
+
+
+def resources(paths: DataPaths) -> dict:
+    return {"vectra_data": VectraData(data_dir=str(paths.root))}
+
+
+def run_checks(paths: DataPaths, *selected: dg.AssetChecksDefinition) -> dict[str, dg.AssetCheckEvaluation]:
+    result = dg.materialize([*TYPED, ws_event, system_event, LEGACY_SPEC, *selected],
+                            selection=dg.AssetSelection.checks(*selected), resources=resources(paths),
+                            raise_on_error=False)
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def schema_job_defs(paths: DataPaths) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[ws_event, system_event],
+        asset_checks=[checks.schema_manifest_check, checks.schema_drift_check],
+        jobs=[checks.schema_checks_job],
+        schedules=[checks.schema_checks_hourly],
+        resources=resources(paths),
+    )
+
+
+def run_schema_job(paths: DataPaths) -> dict[str, dg.AssetCheckEvaluation]:
+    job = schema_job_defs(paths).resolve_job_def("schema_checks_job")
+    result = job.execute_in_process(raise_on_error=False)
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+@pytest.fixture
+def derived(request: pytest.FixtureRequest, tmp_path: Path) -> DataPaths:
+    paths = raw_paths(request, tmp_path, captured=False)  # the capture path is covered in test_pipeline_assets
+    for result in materialize_all(paths):
+        assert result.success
+    return paths
+
+
+def first_partition(paths: DataPaths, name: str) -> tuple[str, pa.Table]:
+    f = sorted(paths.doc_type_dir(name).glob("date=*/*.parquet"))[0]
+    return f.parent.name.split("=", 1)[1], pq.read_table(f)
+
+
+def test_tampered_seed_fails_the_blocking_check(tmp_path: Path) -> None:
+    events = copy.deepcopy(fixture_events())
+    tampered = None
+    for _ts, name, data in events:
+        if name == "gameStateUpdate" and isinstance(data, dict) and data.get("gameHistory"):
+            tampered = tampered or data["gameHistory"][0]["id"]
+            for entry in data["gameHistory"]:
+                if entry["id"] == tampered:
+                    entry["provablyFair"]["serverSeed"] = "0" * 64
+    paths = DataPaths(tmp_path / "data")
+    land(paths, fixture_records("tampered", events), "tampered")
+    date = raw_dates(paths)[0]
+    result = dg.materialize([*TYPED, ws_event, system_event, LEGACY_SPEC, checks.seed_verified_check],
+                            partition_key=date, resources=resources(paths), raise_on_error=False,
+                            selection=dg.AssetSelection.assets(*TYPED) | dg.AssetSelection.checks(checks.seed_verified_check))
+    seed = [e for e in result.get_asset_check_evaluations() if e.check_name == "seed_verified"][0]
+    assert not seed.passed and seed.metadata["unverified"].value == 1
+    materialized = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
+    assert "complete_game" in materialized and "games" not in materialized  # blocked downstream
+    rows = pq.read_table(paths.partition_dir("complete_game", date) / "complete_game.parquet").to_pylist()
+    assert [r["game_id"] for r in rows if not r["seed_verified"]] == [tampered]
+
+
+def test_duplicated_key_fails_uniqueness(derived: DataPaths) -> None:
+    assert all(e.passed for e in run_checks(derived, *checks.key_checks).values())
+    date, t = first_partition(derived, "game_tick")
+    replace_partition(derived, "game_tick", date, pa.concat_tables([t, t.slice(0, 1)]))
+    evals = run_checks(derived, *checks.key_checks)
+    assert not evals["game_tick_key_unique"].passed
+    assert evals["game_tick_key_unique"].metadata["duplicate_keys"].value == 1
+    assert evals["player_action_key_unique"].passed
+
+
+def test_reconciliation_catches_a_missing_row_and_counts_model_failures(derived: DataPaths) -> None:
+    assert run_checks(derived, checks.reconciliation_check)["reconciliation"].passed
+    # a trade that fails its model (price is not a number) is counted, not missing
+    ts, _name, data = next(e for e in fixture_events() if e[1] == "standard/newTrade")
+    bad = copy.deepcopy(data)
+    bad[-1]["price"] = "not-a-price"
+    bad[-1]["id"] = "bad-trade"
+    land(derived, fixture_records("bad", [(ts, "standard/newTrade", bad)]), "bad")
+    for result in materialize_all(derived):
+        assert result.success
+    rec = run_checks(derived, checks.reconciliation_check)["reconciliation"]
+    assert rec.passed and rec.metadata["model_failures"].value == 1
+    # a typed row that disappears is caught
+    date, t = first_partition(derived, "game_tick")
+    replace_partition(derived, "game_tick", date, t.slice(1))
+    rec = run_checks(derived, checks.reconciliation_check)["reconciliation"]
+    assert not rec.passed and rec.metadata["missing_from_typed"].value == 1
+
+
+def test_manifest_check_missing_garbled_old_and_mismatched(derived: DataPaths) -> None:
+    manifest = derived.manifests / "schema_version.json"
+    assert run_schema_job(derived)["schema_manifest"].passed
+    text = manifest.read_text()
+
+    manifest.unlink()
+    assert not run_schema_job(derived)["schema_manifest"].passed
+    atomic_write_bytes(manifest, b"{not json")
+    assert not run_schema_job(derived)["schema_manifest"].passed
+    atomic_write_bytes(manifest, json.dumps({**json.loads(text), "version": SCHEMA_VERSION - 1}).encode())
+    assert not run_schema_job(derived)["schema_manifest"].passed
+    assert migrate(derived).passed
+    assert run_schema_job(derived)["schema_manifest"].passed
+
+    date, t = first_partition(derived, "game_tick")
+    write_partition_file(derived, "game_tick", date, "stray.parquet", t.append_column("surprise", pa.array([1] * len(t))))
+    evaluation = run_schema_job(derived)["schema_manifest"]
+    assert not evaluation.passed and evaluation.metadata["mismatches"].value == 1
+
+
+def test_drift_warns_on_unknown_fields(derived: DataPaths) -> None:
+    drift = run_schema_job(derived)["schema_drift"]
+    assert drift.passed
+    ts, _name, data = next(e for e in fixture_events() if e[1] == "gameStateUpdate" and e[2].get("leaderboard"))
+    changed = copy.deepcopy(data)
+    changed["brandNewField"] = 1
+    changed["leaderboard"][0]["newEntryField"] = True
+    land(derived, fixture_records("drift", [(ts, "gameStateUpdate", changed)]), "drift")
+    drift = run_schema_job(derived)["schema_drift"]
+    assert not drift.passed and drift.severity == dg.AssetCheckSeverity.WARN
+    fields = {(f["event"], f["field"]): f["count"] for f in drift.metadata["unknown_fields"].value}
+    assert fields == {("gameStateUpdate", "brandNewField"): 1, ("gameStateUpdate.leaderboard", "newEntryField"): 1}
+
+
+def test_hourly_schedule_runs_the_check_job(tmp_path: Path) -> None:
+    paths = DataPaths(tmp_path / "data")
+    defs = schema_job_defs(paths)
+    schedule = defs.resolve_schedule_def("schema_checks_hourly")
+    assert schedule.cron_schedule == "0 * * * *" and schedule.job_name == "schema_checks_job"
+    with dg.DagsterInstance.ephemeral() as instance:
+        context = dg.build_schedule_context(instance=instance)
+        requests = schedule.evaluate_tick(context).run_requests
+    assert len(requests) == 1
+    job = defs.resolve_job_def("schema_checks_job")
+    assert {k.name for k in job.asset_layer.asset_graph.asset_check_keys} >= {"schema_manifest", "schema_drift"}
+    evals = run_schema_job(paths)
+    assert not evals["schema_manifest"].passed  # empty data root: no manifest yet
+
+
+def test_sensor_requests_changed_dates(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    paths = raw_paths(request, tmp_path)
+    dates = raw_dates(paths)
+    with dg.DagsterInstance.ephemeral() as instance:
+        ctx = dg.build_sensor_context(instance=instance, resources=resources(paths))
+        result = landing_zone_sensor(ctx)
+        assert sorted(r.partition_key for r in result.run_requests) == dates
+        assert all({k.to_user_string() for k in r.asset_selection} == {"game_tick", "player_action", "server_state",
+                                                                      "complete_game", "games"}
+                   for r in result.run_requests)
+        assert {(e.asset_key.to_user_string(), e.partition) for e in result.asset_events} >= {("ws_event", d) for d in dates}
+
+        ctx = dg.build_sensor_context(instance=instance, cursor=result.cursor, resources=resources(paths))
+        again = landing_zone_sensor(ctx)
+        assert again.run_requests == [] and again.asset_events == []
+
+        # late data for the older date only
+        older = dates[0]
+        ts, name, data = next(e for e in fixture_events()[-6:] if e[1] == "playerUpdate")
+        land(paths, fixture_records("late", [(ts, name, data)]), "late")
+        assert raw_dates(paths) == dates
+        ctx = dg.build_sensor_context(instance=instance, cursor=again.cursor or result.cursor,
+                                      resources=resources(paths))
+        late = landing_zone_sensor(ctx)
+        assert [r.partition_key for r in late.run_requests] == [older]
