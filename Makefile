@@ -18,7 +18,8 @@ install: $(STAMP)
 # Feed (local replay of bundled recordings, or FEED=live), capture daemon and Dagster UI on
 # 127.0.0.1; Ctrl-C stops all of them.
 run: install
-	$(VENV)/bin/vectra up --feed $(FEED)
+	$(VENV)/bin/vectra up --feed $(FEED) --dagster-home $(CURDIR)/dagster_home --workspace workspace.yaml \
+		--recordings tests/fixtures/raw/websocket_raw_samples.jsonl --recordings tests/fixtures/legacy/rugs_recordings
 
 lint: install
 	$(VENV)/bin/ruff check .

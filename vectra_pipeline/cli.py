@@ -11,6 +11,7 @@ import click
 # command name -> "module:attribute" of a click command or group
 COMMANDS: dict[str, str] = {
     "capture": "vectra_pipeline.cli_capture:capture",
+    "up": "vectra_pipeline.cli_up:up",
     "status": "vectra_pipeline.cli_capture:status",
     "feed": "vectra_pipeline.cli_feed:feed",
     "legacy": "vectra_pipeline.cli_legacy:legacy",

@@ -27,6 +27,7 @@ from vectra_capture.store.partitions import (
     write_partition_file,
     write_records,
 )
+from vectra_capture.store.quarantine_files import replace_quarantine_file_set
 from vectra_capture.store.raw_sink import CompactResult, RawSink, recover_spool
 from vectra_capture.store.vectors import connect_vectors
 
@@ -51,6 +52,7 @@ __all__ = [
     "remove_run_file",
     "replace_file_set",
     "replace_partition",
+    "replace_quarantine_file_set",
     "utc_date",
     "write_manifest",
     "write_partition_file",
