@@ -80,7 +80,11 @@ def load_sentence_transformer(path: str) -> Any:
         if model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # "Loading weights" bars would clutter CLI output
 
             log.info("loading sentence-transformers model from %s", path)
             model = SentenceTransformer(path, device="cpu")
@@ -120,7 +124,7 @@ class SentenceTransformerEmbedder:
     def trim(self, text: str) -> str:
         """Cut `text` at a word-piece boundary so it fits the window ([CLS] and [SEP] included)."""
         enc = word_pieces(self.path).encode(text, add_special_tokens=False)
-        limit = self.max_tokens - 2
+        limit = self.max_tokens - 4  # [CLS], [SEP] and the " …" marker
         if len(enc.ids) <= limit:
             return text
         return text[: enc.offsets[limit - 1][1]].rstrip() + " …"

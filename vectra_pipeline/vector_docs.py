@@ -411,7 +411,8 @@ def split_sections(text: str) -> list[tuple[str, str]]:
             body.append(line)
     if "".join(body).strip():
         sections.append((heading, "\n".join(body).strip()))
-    return sections
+    # a title line alone is not a section worth a vector
+    return [(h, b) for h, b in sections if not (h == "intro" and all(x.startswith("# ") for x in b.splitlines() if x.strip()))]
 
 
 def context_docs(relpath: str, file: Path) -> list[Doc]:

@@ -82,6 +82,9 @@ def sources(paths: DataPaths, table: str) -> dict[str, Path]:
         out: dict[str, Path] = {}
         for doc_type in ("ws_event", "system_event", "games", "complete_game"):
             out.update(_parquet_files(paths, doc_type))
+        verification = paths.manifests / "protocol_verification.json"  # statuses appear in protocol docs
+        if verification.exists():
+            out[vd.rel(paths, verification)] = verification
         return out
     if table == "code_context":
         return {f"repo:{r}": f for r, f in vd.context_files()}
@@ -198,7 +201,7 @@ def build_docs(paths: DataPaths, table: str, keys: Iterable[str], files: dict[st
     con = duckdb.connect()
     present = {k for k in keys if k in files}
     if table == "events":
-        ws_changed = any(k.startswith(vd.WS_EVENT_AGGREGATE) for k in keys)
+        ws_changed = any(k.startswith((vd.WS_EVENT_AGGREGATE, "manifests/")) for k in keys)
         games_files = {k: p for k, p in files.items() if "/doc_type=games/" in k}
         cg_changed = any("/doc_type=complete_game/" in k for k in keys)
         if full or ws_changed:

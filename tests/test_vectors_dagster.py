@@ -1,0 +1,59 @@
+"""The vector assets and their model check run in Dagster; the protocol CLI and its manifest."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+from click.testing import CliRunner
+from vectors_helpers import write_fixture_raw
+
+from vectra_capture.paths import DataPaths
+from vectra_capture.store import read_manifest, write_manifest
+from vectra_pipeline import vector_index as vi
+from vectra_pipeline.cli import main
+from vectra_pipeline.defs.vectors.assets import vector_assets, vector_checks, vectors_schedule
+from vectra_pipeline.defs.vectors.resources import VectorIndexResource
+
+
+def test_asset_metadata_and_model_check(tmp_path) -> None:
+    paths = DataPaths.resolve(tmp_path)
+    notes = [a for a in vector_assets if a.key == dg.AssetKey("vectors_debug_notes")]
+    checks = [c for c in vector_checks if dg.AssetKey("vectors_debug_notes") in {k.asset_key for k in c.check_keys}]
+    resources = {"vector_index": VectorIndexResource(data_dir=str(tmp_path))}
+    result = dg.materialize([*notes, *checks], resources=resources)
+    assert result.success
+    meta = result.get_asset_materialization_events()[0].materialization.metadata
+    assert meta["documents_embedded"].value == len(list((vi.vd.repo_root() / "docs" / "decisions").glob("*.md")))
+    assert {"documents_skipped", "seconds", "docs_per_s"} <= set(meta)
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed
+    # second run: nothing new, nothing embedded
+    again = dg.materialize([*notes], resources=resources)
+    assert again.get_asset_materialization_events()[0].materialization.metadata["documents_embedded"].value == 0
+    # another model recorded in the manifest: the check fails and says what to do
+    manifest = read_manifest(paths, vi.CHECKPOINT)
+    write_manifest(paths, vi.CHECKPOINT, {**manifest, "model": "other-model", "dim": 768})
+    failed = dg.materialize([*notes], resources=resources, raise_on_error=False)
+    assert not failed.success  # the incremental build refuses to mix models
+    evaluation = checks[0](vector_index=resources["vector_index"])
+    assert not evaluation.passed and "rebuild with --full" in evaluation.description
+    assert vectors_schedule.cron_schedule == "*/15 * * * *"
+    assert {a.key.to_user_string(): a.op.pool for a in vector_assets} == {
+        f"vectors_{t}": f"vectors_{t}" for t in vi.TABLES}
+
+
+def test_protocol_show_and_verify(tmp_path) -> None:
+    write_fixture_raw(DataPaths.resolve(tmp_path))
+    runner = CliRunner()
+    out = runner.invoke(main, ["protocol", "show", "playerUpdate", "--json", "--data-dir", str(tmp_path)])
+    shown = json.loads(out.stdout)
+    assert shown["needs_login"] is True and shown["verification"]["status"] == "verified"
+    assert shown["rows_seen"] == 2  # two playerUpdate files among auth_examples
+    out = runner.invoke(main, ["protocol", "verify", "goldenHourUpdate", "--status", "needs-correction",
+                               "--note", "never seen", "--data-dir", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    manifest = read_manifest(DataPaths.resolve(tmp_path), "protocol_verification")
+    assert manifest["events"]["goldenHourUpdate"]["status"] == "needs-correction"
+    listing = json.loads(runner.invoke(main, ["protocol", "show", "--json", "--data-dir", str(tmp_path)]).stdout)
+    assert {e["name"] for e in listing} >= {"gameStateUpdate", "standard/newTrade", "goldenHourUpdate"}

