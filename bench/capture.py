@@ -1,0 +1,149 @@
+"""Capture benchmark: the daemon next to a bare python-socketio client, in the same run.
+
+1. Throughput at --speed 0: the same recording replayed twice by a local feed, once to a bare
+   client that only counts, once to `vectra capture`; events/s over the receipt span, and the
+   ratio daemon / bare (target >= 0.7). Every event is checked to have landed in Parquet.
+2. Cost at the real rate (~5-6 events/s, the fixture samples at speed 1): the daemon's CPU as a
+   percentage of one core and its peak RSS (target < 2% of a core).
+
+    .venv/bin/python bench/capture.py [--repeat 50] [--real-seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "tests" / "fixtures" / "raw" / "websocket_raw_samples.jsonl"
+VECTRA = [sys.executable, "-m", "vectra_pipeline.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int) -> None:
+    for _ in range(300):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"port {port} never opened")
+
+
+def start_feed(port: int, speed: float, repeat: int | None, workdir: Path) -> subprocess.Popen:
+    args = [*VECTRA, "feed", "serve", "--port", str(port), "--speed", str(speed), "--json", str(SAMPLES)]
+    args += ["--repeat", str(repeat)] if repeat else ["--loop"]
+    proc = subprocess.Popen(args, stdout=open(workdir / "feed.out", "w"), stderr=subprocess.DEVNULL)  # noqa: SIM115
+    wait_port(port)
+    return proc
+
+
+async def bare_client(url: str, expected: int) -> dict:
+    import socketio
+
+    client = socketio.AsyncClient()
+    times: list[float] = []
+    done = asyncio.Event()
+
+    @client.on("*")
+    async def any_event(event, *args):
+        times.append(time.perf_counter())
+        if len(times) >= expected:
+            done.set()
+
+    await client.connect(url, transports=["websocket"])
+    await asyncio.wait_for(done.wait(), 600)
+    await client.disconnect()
+    span = times[-1] - times[0]
+    return {"events": len(times), "seconds": span, "events_per_s": (len(times) - 1) / span}
+
+
+def bench_bare(repeat: int, workdir: Path) -> dict:
+    port = free_port()
+    feed = start_feed(port, 0, repeat, workdir)
+    expected = 200 * repeat
+    result = asyncio.run(bare_client(f"http://127.0.0.1:{port}", expected))
+    feed.wait(60)
+    return result
+
+
+def bench_daemon(repeat: int, workdir: Path) -> dict:
+    port = free_port()
+    data = workdir / "daemon_data"
+    feed = start_feed(port, 0, repeat, workdir)
+    daemon = subprocess.Popen([*VECTRA, "capture", "--url", f"http://127.0.0.1:{port}", "--data-dir", str(data)],
+                              stderr=subprocess.DEVNULL)
+    feed.wait(600)
+    emitted = json.loads((workdir / "feed.out").read_text())["emitted"]
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait(120)
+    con = duckdb.connect()
+    n, first, last = con.execute(
+        f"select count(*), min(ts), max(ts) from read_parquet('{data}/events_parquet/doc_type=ws_event/*/*.parquet')"
+    ).fetchone()
+    span = (last - first).total_seconds()
+    return {"events": n, "emitted": emitted, "all_landed": n == emitted, "seconds": span,
+            "events_per_s": (n - 1) / span}
+
+
+def bench_real_rate(seconds: float, workdir: Path) -> dict:
+    port = free_port()
+    data = workdir / "real_rate_data"
+    feed = start_feed(port, 1, None, workdir)
+    daemon = subprocess.Popen([*VECTRA, "capture", "--url", f"http://127.0.0.1:{port}", "--data-dir", str(data)],
+                              stderr=subprocess.DEVNULL)
+    proc = psutil.Process(daemon.pid)
+    time.sleep(8)  # imports and connection: not the steady state
+    cpu0, t0 = sum(proc.cpu_times()[:2]), time.monotonic()
+    status0 = json.loads((data / "run" / "capture-status.json").read_text())["received"]
+    time.sleep(seconds)
+    cpu1, t1 = sum(proc.cpu_times()[:2]), time.monotonic()
+    status1 = json.loads((data / "run" / "capture-status.json").read_text())["received"]
+    hwm_kb = int(next(line for line in Path(f"/proc/{daemon.pid}/status").read_text().splitlines()
+                      if line.startswith("VmHWM")).split()[1])
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait(60)
+    feed.send_signal(signal.SIGTERM)
+    feed.wait(60)
+    wall = t1 - t0
+    return {"seconds": round(wall, 1), "events_per_s": round((status1 - status0) / wall, 2),
+            "cpu_percent_of_one_core": round(100 * (cpu1 - cpu0) / wall, 2), "peak_rss_mb": round(hwm_kb / 1024, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=50, help="repetitions of the 200-event sample at speed 0")
+    parser.add_argument("--real-seconds", type=float, default=60.0, help="measurement window at the real rate")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        bare = bench_bare(args.repeat, workdir)
+        daemon = bench_daemon(args.repeat, workdir)
+        real = bench_real_rate(args.real_seconds, workdir)
+    result = {
+        "machine": {"cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0]},
+        "throughput": {"bare_client": bare, "daemon": daemon,
+                       "ratio_daemon_vs_bare": round(daemon["events_per_s"] / bare["events_per_s"], 3)},
+        "real_rate": real,
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
