@@ -43,18 +43,41 @@ def _state_key(fields: list[str]) -> str:
 _POS = ["cash", "position_qty", "avg_cost", "total_invested", "has_active_trades", "sidebet_pnl"]
 
 
+_LB_STRUCT = "[{" + ", ".join(f'"{k[1:]}": "VARCHAR"' for k in _ENTRY) + "}]"
+_SQL_ENTRY = ["id", "username", "positionQty", "avgCost", "totalInvested", "pnl", "pnlPercent", "sidebetPnl",
+              "hasActiveTrades", "position", "level"]
+
+
 def prepare(con: duckdb.DuckDBPyConnection, raw: str, guard: bool) -> tuple[dict, str]:
     failures = validate_events(con, raw, EVENTS, "ss_bad")
     valid = "AND json_valid(raw_json)" if guard else ""
+    # Leaderboards: 10 entries x every gameStateUpdate. Parse each array once into VARCHAR structs (numbers
+    # keep their JSON text), keep only narrow columns, pick the first row of each distinct state, and
+    # fetch the winning entries' JSON afterwards.
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE ss_lb AS
+    SELECT ts, source, session_id, seq, direction, game_id, unnest(lb) AS e, unnest(range(len(lb))) AS idx
+    FROM (SELECT ts, source, session_id, seq, direction, j[1] ->> '$' AS game_id,
+                 json_transform(j[2], '{_LB_STRUCT}') AS lb
+          FROM (SELECT *, json_extract(raw_json, ['$[#-1].gameId', '$[#-1].leaderboard']) AS j
+                FROM {raw} WHERE event_name = 'gameStateUpdate' {valid}))
+    """)
+    (lb_in,) = con.execute("SELECT count(*) FROM ss_lb").fetchall()[0]
+    con.execute("""
+    CREATE OR REPLACE TEMP TABLE ss_lbw AS
+    SELECT * FROM ss_lb WHERE e.id IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY e.id, game_id, e.positionQty, e.avgCost, e.totalInvested,
+                                            e.hasActiveTrades, e.sidebetPnl ORDER BY ts, session_id, seq, idx) = 1
+    """)
+    con.execute("DROP TABLE ss_lb")
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE ss_c AS
-    WITH lb AS (
-      SELECT ts, source, session_id, seq, direction, event_name,
-             json_extract_string(raw_json, '$[#-1].gameId') AS game_id,
-             unnest(json_extract(raw_json, '$[#-1].leaderboard[*]')) AS entry
-      FROM {raw} WHERE event_name = 'gameStateUpdate' {valid}
-    ), lbv AS (
-      SELECT *, json_extract_string(entry, {_p('$', _ENTRY)}) AS v FROM lb
+    WITH lbv AS (
+      SELECT w.ts, w.source, w.session_id, w.seq, w.direction, 'gameStateUpdate' AS event_name, w.game_id,
+             [{", ".join(f"w.e.{k}" for k in _SQL_ENTRY)}] AS v,
+             json_extract(r.raw_json, '$[#-1].leaderboard[' || w.idx || ']') AS entry
+      FROM ss_lbw w JOIN {raw} r ON r.session_id = w.session_id AND r.seq = w.seq
+      WHERE r.event_name = 'gameStateUpdate'
     ), gspu AS (
       SELECT r.ts, r.source, r.session_id, r.seq, r.direction, r.event_name,
              json_extract_string(r.raw_json, '$[#-1].gameId') AS game_id,
@@ -71,7 +94,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str, guard: bool) -> tuple[dict
     ), rows AS (
       SELECT ts, source, session_id, seq, direction, event_name, game_id, v[1] AS player_id, v[2] AS username,
              entry::VARCHAR AS raw_json, 'leaderboard' AS state_source, NULL::{DEC_SQL} AS cash, {_entry_cols('v')}
-      FROM lbv WHERE v[1] IS NOT NULL
+      FROM lbv
       UNION ALL
       SELECT ts, source, session_id, seq, direction, event_name, game_id, v[1], v[2],
              entry::VARCHAR, 'gameStatePlayerUpdate', NULL::{DEC_SQL}, {_entry_cols('v')}
@@ -87,7 +110,8 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str, guard: bool) -> tuple[dict
                    ELSE {_state_key(_POS)} END AS state_key
     FROM rows
     """)
-    rows_in, = con.execute("SELECT count(*) FROM ss_c").fetchall()[0]
+    (other_in,) = con.execute("SELECT count(*) FROM ss_c WHERE state_source <> 'leaderboard'").fetchall()[0]
+    rows_in = lb_in + other_in
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE ss_w AS
     SELECT {envelope('server_state')}, raw_json, event_name, state_source, state_key, cash, position_qty,
