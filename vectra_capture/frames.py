@@ -37,6 +37,10 @@ class FrameError:
     reason: str
 
 
+def _ascii_digits(s: str) -> bool:
+    return bool(s) and all("0" <= c <= "9" for c in s)  # str.isdigit() accepts '¹'
+
+
 def parse_frame(text: Any, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Frame | FrameError:
     if not isinstance(text, str):
         return FrameError(f"not a text frame ({type(text).__name__})")
@@ -50,7 +54,7 @@ def parse_frame(text: Any, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Frame | 
     pos = 1
     if ptype in "56":
         dash = text.find("-", pos)
-        if dash < 0 or not text[pos:dash].isdigit():
+        if dash < 0 or not _ascii_digits(text[pos:dash]):
             return FrameError("binary packet without attachment count")
         pos = dash + 1
     namespace = "/"
@@ -60,7 +64,7 @@ def parse_frame(text: Any, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Frame | 
         namespace = text[pos:end]
         pos = end + 1 if comma >= 0 else end
     digits_end = pos
-    while digits_end < len(text) and text[digits_end].isdigit():
+    while digits_end < len(text) and "0" <= text[digits_end] <= "9":
         digits_end += 1
     ack_id = int(text[pos:digits_end]) if digits_end > pos else None
     json_text = text[digits_end:]
@@ -94,3 +98,11 @@ def envelope_ids(payload: Any) -> tuple[str | None, str | None, str | None]:
         player_id if isinstance(player_id, str) else None,
         username if isinstance(username, str) else None,
     )
+
+
+def socketio_args(data: Any) -> list[Any]:
+    """A recorded `data` as the server's argument list: a `[trace, payload...]` list is already the
+    argument list (trace first); anything else is the single payload argument."""
+    if isinstance(data, list) and data and isinstance(data[0], dict) and "__trace" in data[0]:
+        return list(data)
+    return [data]

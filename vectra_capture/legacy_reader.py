@@ -50,6 +50,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from vectra_capture.frames import envelope_ids, socketio_args
+
 LOCAL_TZ = ZoneInfo("America/New_York")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_US = timedelta(microseconds=1)
@@ -285,30 +287,6 @@ def detect_format(lines: list[bytes]) -> tuple[str, str]:
 # ---------------------------------------------------------------- record building
 
 
-def _payload_ids(payload: Any) -> tuple[str | None, str | None, str | None]:
-    if not isinstance(payload, dict):
-        return None, None, None
-    game_id = payload.get("gameId")
-    player_id = payload.get("playerId")
-    if player_id is None:
-        pid = payload.get("id")
-        if isinstance(pid, str) and pid.startswith("did:privy:"):
-            player_id = pid
-    username = payload.get("username")
-    return (
-        game_id if isinstance(game_id, str) else None,
-        player_id if isinstance(player_id, str) else None,
-        username if isinstance(username, str) else None,
-    )
-
-
-def _socketio_args(data: Any) -> list[Any]:
-    """CONTRACTS.md: args = data if it is a [trace, ...] list, else [data]."""
-    if isinstance(data, list) and data and isinstance(data[0], dict) and "__trace" in data[0]:
-        return list(data)
-    return [data]
-
-
 class _Builder:
     """Turns parsed objects of one file into LegacyRecords (or a reason they are not records)."""
 
@@ -365,9 +343,9 @@ class _Builder:
         ts = to_utc_us(ts_value)
         if ts is None:
             return f"{fmt} record without a usable timestamp"
-        args = _socketio_args(obj.get("data"))
+        args = socketio_args(obj.get("data"))
         payload = args[-1]
-        gid, pid, user = _payload_ids(payload)
+        gid, pid, user = envelope_ids(payload)
         direction = obj.get("direction")
         return LegacyRecord(
             0, line_no, ts, name, name, obj, payload, args, text, salvaged,
