@@ -305,10 +305,6 @@ def _build_locked(paths: DataPaths, table: str, full: bool, embedder: Embedder, 
     previous = {} if full else tables_ck.get(table, {}).get("files", {})
     files = sources(paths, table)
     exists = table_exists(paths, table)
-    if not full and exists:
-        ok, message = model_check(paths, table, embedder)
-        if not ok:
-            raise IndexError_(message)
     if not full and not exists:
         full, previous = True, {}  # a missing table is simply built
     states, changed = file_states(files, previous)
@@ -316,9 +312,17 @@ def _build_locked(paths: DataPaths, table: str, full: bool, embedder: Embedder, 
     result = TableResult(table=table, mode="full" if full else "incremental", files_changed=len(changed),
                          files_removed=len(removed))
     if not full and not changed and not removed:
+        # the cheap manifest check only: a no-op must not even import lancedb (the asset check opens the table)
+        if (ckpt.get("model"), ckpt.get("dim")) not in ((embedder.name, embedder.dim), (None, None)):
+            raise IndexError_(f"{table}: model mismatch (manifest says {ckpt.get('model')}/{ckpt.get('dim')}; "
+                              f"configured {embedder.name}/{embedder.dim}): rebuild with --full")
         result.rows = tables_ck.get(table, {}).get("rows", 0)
         result.message = "nothing new: 0 documents embedded"
         return result
+    if not full:
+        ok, message = model_check(paths, table, embedder)
+        if not ok:
+            raise IndexError_(message)
 
     batch = build_docs(paths, table, files.keys() if full else [*changed, *removed], files, full)
     result.invalid_rows = batch.invalid_rows

@@ -1,0 +1,147 @@
+"""Vector index benchmark (ratios against a baseline measured in the same run).
+
+1. Full build docs/s vs `model.encode` alone on the same texts (target ratio >= 0.8).
+2. Incremental build with nothing new: seconds (target < 2 s), in-process and as a `vectra` CLI call.
+3. Query latency p50/p95 at 100k rows (target p50 < 50 ms): 100k random unit vectors written straight
+   into a LanceDB table in a temp dir; flat vector search, IVF_PQ, and hybrid (vector + FTS, RRF).
+
+    .venv/bin/python bench/index.py [--trades 400] [--rows 100000] [--no-ivf]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from vectors_helpers import sample_events, write_fixture_raw  # noqa: E402
+
+from vectra_capture.envelope import RawRecord  # noqa: E402
+from vectra_capture.paths import DataPaths  # noqa: E402
+from vectra_capture.store import write_records  # noqa: E402
+from vectra_pipeline import vector_index as vi  # noqa: E402
+from vectra_pipeline.embedder import get_embedder  # noqa: E402
+
+
+def pct(values: list[float], p: float) -> float:
+    return float(np.percentile(values, p)) * 1000
+
+
+def synthetic_trades(paths: DataPaths, n: int) -> None:
+    """n extra trades (new ids, players, amounts) so the build has a few hundred documents."""
+    trace, template = next(e["data"] for e in sample_events() if e["event_type"] == "standard/newTrade")
+    rng = np.random.default_rng(7)
+    recs = []
+    for i in range(n):
+        t = {**template, "id": str(uuid.UUID(int=int(rng.integers(1 << 62)) << 64 | i)),
+             "username": f"player{i % 97}", "type": ["buy", "sell", "short_open", "short_close"][i % 4],
+             "amount": round(float(rng.uniform(0.001, 2)), 3), "tickIndex": int(rng.integers(0, 400))}
+        recs.append(RawRecord("ws_event", 1_765_000_000_000_000 + i * 250_000, i, "replay", "bench-session",
+                              json.dumps(["standard/newTrade", trace, t]).encode(), event_name="standard/newTrade",
+                              game_id=t["gameId"], player_id=t["playerId"], username=t["username"]))
+    write_records(paths, recs, "bench")
+
+
+def bench_build(work: Path, trades: int) -> dict:
+    paths = DataPaths.resolve(work / "data")
+    write_fixture_raw(paths)
+    synthetic_trades(paths, trades)
+    embedder = get_embedder()
+    embedder.warm()
+    [full] = vi.build(paths, full=True, tables=["events"], embedder=embedder)
+    texts = vi.open_table(paths, "events").to_arrow()["text"].to_pylist()
+    t0 = time.perf_counter()
+    embedder.embed(texts)
+    encode_s = time.perf_counter() - t0
+    encode_rate = len(texts) / encode_s
+    build_rate = full.embedded / full.seconds
+    t0 = time.perf_counter()
+    [noop] = vi.build(paths, full=False, tables=["events"], embedder=embedder)
+    noop_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "vectra_pipeline.cli", "index", "build", "--incremental", "--table", "events",
+                          "--json", "--data-dir", str(paths.root)], capture_output=True, text=True, check=True)
+    cli_s = time.perf_counter() - t0
+    assert noop.embedded == 0 and json.loads(out.stdout)["embedded"] == 0
+    return {"documents": full.embedded, "build_docs_per_s": round(build_rate, 1),
+            "encode_docs_per_s": round(encode_rate, 1), "ratio": round(build_rate / encode_rate, 3),
+            "noop_incremental_s": round(noop_s, 4), "noop_cli_process_s": round(cli_s, 2)}
+
+
+def bench_query(work: Path, rows: int, ivf: bool) -> dict:
+    import lancedb
+    import pyarrow as pa
+    from lancedb.index import FTS, IvfPq
+    from lancedb.rerankers import RRFReranker
+
+    rng = np.random.default_rng(1)
+    vecs = rng.standard_normal((rows, 384)).astype("float32")
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    words = np.array(["trade", "buy", "sell", "rug", "peak", "tick", "game", "chat", "player", "sidebet", "leaderboard", "price", "cash"])
+    texts = [" ".join(rng.choice(words, 8)) for _ in range(rows)]
+    kinds = np.array(["trade", "chat", "game", "protocol"])[rng.integers(0, 4, rows)]
+    table = pa.table({"id": [f"r{i}" for i in range(rows)], "text": texts, "kind": kinds,
+                      "vector": pa.FixedSizeListArray.from_arrays(pa.array(vecs.ravel()), 384)})
+    db = lancedb.connect(str(work / "lat"))
+    t0 = time.perf_counter()
+    tbl = db.create_table("bench", table)
+    append_s = time.perf_counter() - t0
+    tbl.create_index("text", config=FTS())
+    queries = rng.standard_normal((60, 384)).astype("float32")
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+
+    def lat(fn) -> tuple[float, float]:
+        fn(queries[0])  # warm caches
+        times = []
+        for q in queries[1:]:
+            t = time.perf_counter()
+            fn(q)
+            times.append(time.perf_counter() - t)
+        return round(pct(times, 50), 2), round(pct(times, 95), 2)
+
+    out = {"rows": rows, "append_rows_per_s": round(rows / append_s)}
+    out["flat_p50_ms"], out["flat_p95_ms"] = lat(lambda q: tbl.search(q).limit(10).to_arrow())
+    if ivf:
+        t0 = time.perf_counter()
+        tbl.create_index("vector", config=IvfPq(distance_type="cosine"))
+        out["ivf_pq_build_s"] = round(time.perf_counter() - t0, 1)
+        out["ivf_p50_ms"], out["ivf_p95_ms"] = lat(lambda q: tbl.search(q).limit(10).to_arrow())
+    out["fts_p50_ms"], out["fts_p95_ms"] = lat(lambda q: tbl.search("rug peak", query_type="fts").limit(10).to_arrow())
+    out["hybrid_p50_ms"], out["hybrid_p95_ms"] = lat(
+        lambda q: tbl.search(query_type="hybrid").vector(q).text("rug peak").rerank(RRFReranker()).limit(10).to_arrow())
+    out["hybrid_filtered_p50_ms"], out["hybrid_filtered_p95_ms"] = lat(
+        lambda q: tbl.search(query_type="hybrid").vector(q).text("rug peak").rerank(RRFReranker())
+        .where("kind = 'trade'").limit(10).to_arrow())
+    embedder = get_embedder()
+    times = []
+    for text in ["What fields are in playerUpdate?", "why are prices decimals?"] * 10:
+        t = time.perf_counter()
+        embedder.embed([text])
+        times.append(time.perf_counter() - t)
+    out["query_embed_p50_ms"] = round(pct(times, 50), 2)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trades", type=int, default=400)
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--no-ivf", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        result = {"build": bench_build(Path(tmp), args.trades), "query": bench_query(Path(tmp), args.rows, not args.no_ivf)}
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
