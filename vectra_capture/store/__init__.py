@@ -29,9 +29,17 @@ from vectra_capture.store.partitions import (
 )
 from vectra_capture.store.quarantine_files import replace_quarantine_file_set
 from vectra_capture.store.raw_sink import CompactResult, RawSink, recover_spool
+from vectra_capture.store.vector_tables import (
+    DEBUG_NOTE,
+    DEBUG_NOTE_SCHEMA,
+    remove_vector_table,
+    write_debug_note,
+)
 from vectra_capture.store.vectors import connect_vectors
 
 __all__ = [
+    "DEBUG_NOTE",
+    "DEBUG_NOTE_SCHEMA",
     "CompactResult",
     "FileLock",
     "LockHeld",
@@ -50,12 +58,14 @@ __all__ = [
     "remove_empty_dirs",
     "remove_file",
     "remove_run_file",
+    "remove_vector_table",
     "replace_file_set",
     "replace_partition",
     "replace_quarantine_file_set",
     "utc_date",
     "write_manifest",
     "write_partition_file",
+    "write_debug_note",
     "write_records",
     "write_run_file",
 ]
