@@ -29,7 +29,7 @@ from vectra_pipeline.defs.landing.resources import VectraData
 from vectra_pipeline.defs.typed import assets as typed
 from vectra_pipeline.defs.typed import checks
 
-TYPED = [typed.game_tick, typed.player_action, typed.server_state, typed.complete_game, typed.games]
+TYPED = [typed.typed_from_raw, typed.games]
 LEGACY_SPEC = dg.AssetSpec("legacy_recordings")
 ALL_CHECKS = [*checks.key_checks, checks.seed_verified_check, checks.reconciliation_check]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
@@ -188,3 +189,21 @@ def test_sensor_requests_changed_dates(request: pytest.FixtureRequest, tmp_path:
                                       resources=resources(paths))
         late = landing_zone_sensor(ctx)
         assert [r.partition_key for r in late.run_requests] == [older]
+
+
+def test_a_raw_row_that_is_not_json_is_counted_not_fatal(derived: DataPaths) -> None:
+    from vectra_capture.envelope import RawRecord
+
+    good = fixture_records("broken", [e for e in fixture_events() if e[1] == "standard/newTrade"][:1])[0]
+    broken = RawRecord("ws_event", good.ts_us, 0, "replay", good.session_id, b'["gameStateUpdate", {"gameId": "x", ',
+                       event_name="gameStateUpdate")
+    land(derived, [broken], "broken")
+    results = materialize_all(derived)
+    assert all(r.success for r in results)
+    failures = Counter()
+    for r in results:
+        for m in r.get_asset_materialization_events():
+            failures[m.asset_key.to_user_string()] += m.materialization.metadata["model_failures"].value
+    assert failures["game_tick"] == 1 and failures["player_action"] == 1  # every raw-derived table counts it
+    rec = run_checks(derived, checks.reconciliation_check)["reconciliation"]
+    assert rec.passed and rec.metadata["model_failures"].value == 1

@@ -87,6 +87,46 @@ def _missing_explained(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str
     return failures, unexplained, examples[:5]
 
 
+def _reconcile_date(con: duckdb.DuckDBPyConnection, raw: str, t: dict[str, str]) -> tuple[int, int, list]:
+    """(model failures, raw rows missing from their typed table, examples) for one date's raw scan."""
+    missing = con.execute(f"""
+      WITH k AS (
+        SELECT event_name, raw_json, json_extract_string(raw_json, ['$.game_id', '$.tick', '$.cooldown_timer',
+               '$.rugged', '$.active']) v FROM {raw} WHERE event_name = 'legacy.tick'
+        UNION ALL
+        SELECT event_name, raw_json, json_extract_string(raw_json, ['$[#-1].gameId', '$[#-1].tickCount',
+               '$[#-1].cooldownTimer', '$[#-1].rugged', '$[#-1].active']) v
+        FROM {raw} WHERE event_name = 'gameStateUpdate'
+      ), kk AS (
+        SELECT event_name, raw_json, v[1] AS game_id,
+               CASE WHEN event_name = 'legacy.tick' AND coalesce(TRY_CAST(v[3] AS BIGINT), 0) > 0
+                         AND NOT coalesce(TRY_CAST(v[4] AS BOOLEAN), false)
+                         AND NOT coalesce(TRY_CAST(v[5] AS BOOLEAN), false)
+                    THEN NULL ELSE TRY_CAST(v[2] AS BIGINT) END AS tick,
+               TRY_CAST(v[3] AS BIGINT) AS cooldown_timer, coalesce(TRY_CAST(v[4] AS BOOLEAN), false) AS rugged
+        FROM k
+      )
+      SELECT event_name, raw_json FROM kk
+      WHERE NOT EXISTS (SELECT 1 FROM {t['game_tick']} g WHERE g.game_id IS NOT DISTINCT FROM kk.game_id
+            AND g.tick IS NOT DISTINCT FROM kk.tick AND g.cooldown_timer IS NOT DISTINCT FROM kk.cooldown_timer
+            AND g.rugged = kk.rugged)
+      UNION ALL
+      SELECT event_name, raw_json FROM {raw}
+      WHERE event_name = 'standard/newTrade' AND coalesce(json_extract_string(raw_json, '$[#-1].id'), '')
+            NOT IN (SELECT action_id FROM {t['player_action']} WHERE action_kind = 'trade')
+      UNION ALL
+      SELECT event_name, raw_json FROM {raw}
+      WHERE event_name = 'playerUpdate' AND coalesce(json_extract_string(raw_json, '$[#-1].id'), '')
+            NOT IN (SELECT player_id FROM {t['server_state']} WHERE state_source = 'playerUpdate')
+    """).fetchall()
+    failures, unexplained, examples = _missing_explained(con, missing)
+    (hist_missing,) = con.execute(f"""
+      SELECT count(*) FROM (SELECT unnest(json_extract_string(raw_json, '$[#-1].gameHistory[*].id')) AS id
+                            FROM {raw} WHERE event_name = 'gameStateUpdate' AND contains(raw_json, '"gameHistory"'))
+      WHERE id NOT IN (SELECT game_id FROM {t['complete_game']})""").fetchall()[0]
+    return failures, unexplained + hist_missing, examples
+
+
 def reconcile(paths: DataPaths, dates: list[str] | None = None) -> Outcome:
     """Every raw row of `dates` is in a typed table (by natural key), deliberately not typed, or fails its model."""
     dates = dates if dates is not None else raw_dates(paths, 3)
@@ -108,46 +148,16 @@ def reconcile(paths: DataPaths, dates: list[str] | None = None) -> Outcome:
         if not all(files(paths, t, date) for t in ("game_tick", "player_action", "server_state", "complete_game")):
             not_derived.append(date)  # its typed partitions are not built yet: nothing to reconcile
             continue
-        raw = raw_scan(paths, date)
-        for name, n in con.execute(f"SELECT event_name, count(*) FROM {raw} GROUP BY 1").fetchall():
+        for name, n in con.execute(f"SELECT event_name, count(*) FROM {raw_scan(paths, date)} GROUP BY 1").fetchall():
             per_event[name] += n
-        missing = con.execute(f"""
-          WITH k AS (
-            SELECT event_name, raw_json, json_extract_string(raw_json, ['$.game_id', '$.tick', '$.cooldown_timer',
-                   '$.rugged', '$.active']) v FROM {raw} WHERE event_name = 'legacy.tick'
-            UNION ALL
-            SELECT event_name, raw_json, json_extract_string(raw_json, ['$[#-1].gameId', '$[#-1].tickCount',
-                   '$[#-1].cooldownTimer', '$[#-1].rugged', '$[#-1].active']) v
-            FROM {raw} WHERE event_name = 'gameStateUpdate'
-          ), kk AS (
-            SELECT event_name, raw_json, v[1] AS game_id,
-                   CASE WHEN event_name = 'legacy.tick' AND coalesce(TRY_CAST(v[3] AS BIGINT), 0) > 0
-                             AND NOT coalesce(TRY_CAST(v[4] AS BOOLEAN), false)
-                             AND NOT coalesce(TRY_CAST(v[5] AS BOOLEAN), false)
-                        THEN NULL ELSE TRY_CAST(v[2] AS BIGINT) END AS tick,
-                   TRY_CAST(v[3] AS BIGINT) AS cooldown_timer, coalesce(TRY_CAST(v[4] AS BOOLEAN), false) AS rugged
-            FROM k
-          )
-          SELECT event_name, raw_json FROM kk
-          WHERE NOT EXISTS (SELECT 1 FROM {t['game_tick']} g WHERE g.game_id IS NOT DISTINCT FROM kk.game_id
-                AND g.tick IS NOT DISTINCT FROM kk.tick AND g.cooldown_timer IS NOT DISTINCT FROM kk.cooldown_timer
-                AND g.rugged = kk.rugged)
-          UNION ALL
-          SELECT event_name, raw_json FROM {raw}
-          WHERE event_name = 'standard/newTrade' AND coalesce(json_extract_string(raw_json, '$[#-1].id'), '')
-                NOT IN (SELECT action_id FROM {t['player_action']} WHERE action_kind = 'trade')
-          UNION ALL
-          SELECT event_name, raw_json FROM {raw}
-          WHERE event_name = 'playerUpdate' AND coalesce(json_extract_string(raw_json, '$[#-1].id'), '')
-                NOT IN (SELECT player_id FROM {t['server_state']} WHERE state_source = 'playerUpdate')
-        """).fetchall()
-        f, u, ex = _missing_explained(con, missing)
+        try:
+            f, u, ex = _reconcile_date(con, raw_scan(paths, date), t)
+        except duckdb.InvalidInputException:  # rows that are not JSON: each one is a model failure
+            (invalid,) = con.execute(f"SELECT count(*) FROM {raw_scan(paths, date)} WHERE NOT json_valid(raw_json)"
+                                     ).fetchall()[0]
+            f, u, ex = _reconcile_date(con, raw_scan(paths, date, valid_only=True), t)
+            f += invalid
         failures, unexplained, examples = failures + f, unexplained + u, examples + ex
-        (hist_missing,) = con.execute(f"""
-          SELECT count(*) FROM (SELECT unnest(json_extract_string(raw_json, '$[#-1].gameHistory[*].id')) AS id
-                                FROM {raw} WHERE event_name = 'gameStateUpdate' AND contains(raw_json, '"gameHistory"'))
-          WHERE id NOT IN (SELECT game_id FROM {t['complete_game']})""").fetchall()[0]
-        unexplained += hist_missing
     unlisted = {e: n for e, n in per_event.items() if e not in TYPED_EVENTS and e not in NOT_TYPED}
     details = {"dates": [d for d in dates if d not in not_derived], "not_derived_yet": not_derived, "raw_rows": sum(per_event.values()), "per_event": dict(per_event),
                "not_typed": {e: n for e, n in per_event.items() if e in NOT_TYPED}, "model_failures": failures,
@@ -166,8 +176,7 @@ def schema_drift(paths: DataPaths, dates: list[str] | None = None) -> Outcome:
     for date in dates:
         if not files(paths, "ws_event", date):
             continue
-        raw = raw_scan(paths, date)
-        q = f"""
+        q = """
           WITH p AS (SELECT ts, event_name, CASE WHEN event_name LIKE 'legacy.%' THEN raw_json::JSON
                                                  ELSE json_extract(raw_json, '$[#-1]') END AS payload FROM {raw}),
           keys AS (
@@ -181,7 +190,11 @@ def schema_drift(paths: DataPaths, dates: list[str] | None = None) -> Outcome:
                WHERE event_name = 'gameStateUpdate' AND contains(payload::VARCHAR, '"gameHistory"'))
           )
           SELECT what, k, count(*), min(ts) FROM keys GROUP BY 1, 2"""
-        for what, k, n, first in con.execute(q).fetchall():
+        try:
+            rows = con.execute(q.format(raw=raw_scan(paths, date))).fetchall()
+        except duckdb.InvalidInputException:  # rows that are not JSON: reconciliation counts them
+            rows = con.execute(q.format(raw=raw_scan(paths, date, valid_only=True))).fetchall()
+        for what, k, n, first in rows:
             if "." in what and what.split(".", 1)[0] == "gameStateUpdate":
                 model = NESTED_MODELS[("gameStateUpdate", what.split(".", 1)[1])]
             else:

@@ -48,14 +48,16 @@ def sql_list(items: list[str]) -> str:
     return "[" + ", ".join("'" + i.replace("'", "''") + "'" for i in items) + "]"
 
 
-def raw_scan(paths: DataPaths, date: str) -> str:
-    """A FROM-able scan of one date's raw ws_event files (an empty relation when there are none)."""
+def raw_scan(paths: DataPaths, date: str, valid_only: bool = False) -> str:
+    """A FROM-able scan of one date's raw ws_event files (an empty relation when there are none).
+    valid_only skips rows whose raw_json is not JSON (the caller counts them)."""
     fs = files(paths, "ws_event", date)
     if not fs:
         return ("(SELECT NULL::TIMESTAMPTZ ts, NULL::VARCHAR source, NULL::VARCHAR session_id, "
                 "NULL::VARCHAR game_id, NULL::VARCHAR player_id, NULL::VARCHAR username, NULL::BIGINT seq, "
                 "NULL::VARCHAR direction, NULL::VARCHAR raw_json, NULL::VARCHAR event_name WHERE false)")
-    return f"read_parquet({sql_list(fs)}, union_by_name = true)"
+    scan = f"read_parquet({sql_list(fs)}, union_by_name = true)"
+    return f"(SELECT * FROM {scan} WHERE json_valid(raw_json))" if valid_only else scan
 
 
 def typed_scan(paths: DataPaths, doc_type: str, dates: list[str], columns: str) -> str:

@@ -24,7 +24,16 @@ def _sightings(raw: str, where: str = "true") -> str:
 
 
 def prepare(con: duckdb.DuckDBPyConnection, raw: str, prev_raw: str, date: str) -> tuple[dict, str]:
-    con.execute(f"CREATE OR REPLACE TEMP TABLE cg_s AS {_sightings(raw)}")
+    """Needs the `stage` table: its gameHistory flag picks the few rows worth parsing again."""
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE cg_s AS
+    SELECT ts, source, session_id, seq, direction, unnest(ids) AS hid, unnest(range(len(ids))) AS idx
+    FROM (SELECT s.ts, s.source, s.session_id, s.seq, s.direction,
+                 json_extract_string(r.raw_json, '$[#-1].gameHistory[*].id') AS ids
+          FROM (SELECT * FROM stage WHERE event_name = 'gameStateUpdate' AND v[10] IS NOT NULL) s
+          JOIN {raw} r ON r.session_id = s.session_id AND r.seq = s.seq
+          WHERE r.event_name = 'gameStateUpdate')
+    """)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE cg_prev AS SELECT DISTINCT hid FROM
         ({_sightings(prev_raw, f"ts >= TIMESTAMPTZ '{date} 00:00:00+00' - {LOOKBACK}")}) WHERE hid IS NOT NULL""")
     con.execute("""

@@ -16,27 +16,17 @@ from vectra_pipeline.derive.schemas import DEC_SQL
 
 EVENTS = ("gameStateUpdate", "legacy.tick")
 
-_LIVE = [".gameId", ".tickCount", ".price", ".active", ".rugged", ".cooldownTimer", ".allowPreRoundBuys",
-         ".tradeCount", ".connectedPlayers"]
-_LEGACY = [".game_id", ".tick", ".price", ".active", ".rugged", ".cooldown_timer", ".phase", ".trade_count"]
 
-
-def _paths(prefix: str, keys: list[str]) -> str:
-    return "[" + ", ".join(f"'{prefix}{k}'" for k in keys) + "]"
-
-
-def prepare(con: duckdb.DuckDBPyConnection, raw: str, guard: bool) -> tuple[dict, str]:
-    valid = "AND json_valid(raw_json)" if guard else ""
+def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:
+    """Needs the `stage` table (stage.build_stage); `raw` is joined back for the winners' raw_json."""
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE gt_c AS
     WITH live AS (
-      SELECT ts, source, session_id, seq, direction, event_name, player_id, username,
-             json_extract_string(raw_json, {_paths('$[#-1]', _LIVE)}) AS v
-      FROM {raw} WHERE event_name = 'gameStateUpdate' {valid}
+      SELECT ts, source, session_id, seq, direction, event_name, player_id, username, v
+      FROM stage WHERE event_name = 'gameStateUpdate'
     ), legacy AS (
-      SELECT ts, source, session_id, seq, direction, event_name, player_id, username,
-             json_extract_string(raw_json, {_paths('$', _LEGACY)}) AS v
-      FROM {raw} WHERE event_name = 'legacy.tick' {valid}
+      SELECT ts, source, session_id, seq, direction, event_name, player_id, username, v
+      FROM stage WHERE event_name = 'legacy.tick'
     ), typed AS (
       SELECT ts, source, session_id, seq, direction, event_name, player_id, username,
              v[1] AS game_id, TRY_CAST(v[2] AS BIGINT) AS tick, {dec('v[3]', DEC_SQL)} AS price,

@@ -15,14 +15,14 @@ DEPENDS_ON = ("game_tick", "player_action", "complete_game")
 
 _EMPTY = {
     "game_tick": f"(SELECT NULL::TIMESTAMPTZ ts, NULL source, NULL session_id, NULL::BIGINT seq, NULL game_id, "
-                 f"NULL raw_json, NULL::BIGINT tick, NULL::{DEC_SQL} price, NULL::BOOLEAN rugged WHERE false)",
+                 f"NULL::BIGINT tick, NULL::{DEC_SQL} price, NULL::BOOLEAN rugged WHERE false)",
     "player_action": "(SELECT NULL game_id, NULL action_kind WHERE false)",
     "complete_game": f"(SELECT NULL::TIMESTAMPTZ ts, NULL source, NULL session_id, NULL::BIGINT seq, NULL game_id, "
                      f"NULL raw_json, NULL::{DEC_SQL} peak_multiplier, NULL::{DEC_SQL} rug_price, "
                      f"NULL::BIGINT tick_count, NULL::BOOLEAN seed_verified WHERE false)",
 }
 _COLS = {
-    "game_tick": "ts, source, session_id, seq, game_id, raw_json, tick, price, rugged",
+    "game_tick": "ts, source, session_id, seq, game_id, tick, price, rugged",
     "player_action": "game_id, action_kind",
     "complete_game": "ts, source, session_id, seq, game_id, raw_json, peak_multiplier, rug_price, tick_count, "
                      "seed_verified",
@@ -50,7 +50,7 @@ def prepare(con: duckdb.DuckDBPyConnection, paths: DataPaths, date: str) -> tupl
     final = f"""
     WITH t AS (
       SELECT game_id, min(ts) AS first_seen, max(ts) AS last_seen,
-             arg_min(struct_pack(source, session_id, seq, raw_json), (ts, session_id, seq)) AS first,
+             arg_min(struct_pack(source, session_id, seq), (ts, session_id, seq)) AS first,
              count(DISTINCT tick) FILTER (tick IS NOT NULL) AS ticks, max(tick) AS max_tick, max(price) AS peak,
              min(tick) FILTER (rugged) AS rug_tick, arg_min(price, tick) FILTER (rugged) AS rug_price,
              list(DISTINCT source ORDER BY source) AS sources
@@ -66,7 +66,11 @@ def prepare(con: duckdb.DuckDBPyConnection, paths: DataPaths, date: str) -> tupl
     SELECT coalesce(t.first_seen, c.cg.ts) AS ts, coalesce(t.first.source, c.cg.source) AS source,
            'games' AS doc_type, coalesce(t.first.session_id, c.cg.session_id) AS session_id, g.game_id,
            NULL::VARCHAR AS player_id, NULL::VARCHAR AS username, coalesce(t.first.seq, c.cg.seq) AS seq,
-           'received' AS direction, coalesce(t.first.raw_json, c.cg.raw_json) AS raw_json,
+           'received' AS direction,
+           -- the finished game's gameHistory entry; else a summary (a tick's frame would mean reading
+           -- every tick's raw_json again)
+           coalesce(c.cg.raw_json, to_json(struct_pack(game_id := g.game_id, first_seen := t.first_seen,
+                    last_seen := t.last_seen, max_tick := t.max_tick, peak := t.peak::VARCHAR))::VARCHAR) AS raw_json,
            NULL::VARCHAR AS event_name,
            coalesce(t.first_seen, c.cg.ts) AS first_seen, coalesce(t.last_seen, c.cg.ts) AS last_seen,
            coalesce(t.ticks, 0) AS ticks, t.max_tick, coalesce(t.peak, c.cg.peak_multiplier) AS peak,

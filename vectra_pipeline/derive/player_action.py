@@ -15,17 +15,16 @@ SIDEBETS = ("newSideBet", "currentSidebet", "currentSidebetResult")
 ORDERS = ("buyOrder", "sellOrder", "requestSidebet")
 EVENTS = TRADES + SIDEBETS + ORDERS
 
-_F = [".id", ".gameId", ".playerId", ".username", ".type", ".tickIndex", ".price", ".amount", ".qty", ".coin",
-      ".leverage", ".bonusPortion", ".realPortion", ".xPayout", ".payout", ".profit", ".level", ".betAmount"]
 
 
-def prepare(con: duckdb.DuckDBPyConnection, raw: str, guard: bool) -> tuple[dict, str]:
-    failures = validate_events(con, raw, EVENTS, "pa_bad", f"(event_name NOT IN {ORDERS} OR direction = 'sent')")
-    paths = "[" + ", ".join(f"'$[#-1]{k}'" for k in _F) + "]"
+def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:  # noqa: ARG001
+    """Needs the `stage` table (stage.build_stage), which holds these events' fields and raw_json."""
+    small = "(SELECT *, small_raw AS raw_json FROM stage)"
+    failures = validate_events(con, small, EVENTS, "pa_bad", f"(event_name NOT IN {ORDERS} OR direction = 'sent')")
     names = ", ".join(f"'{e}'" for e in EVENTS)
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE pa_c AS
-    SELECT r.ts, r.source, r.session_id, r.seq, r.direction, r.event_name,
+    SELECT r.ts, r.source, r.session_id, r.seq, r.direction, r.event_name, r.raw_json,
            coalesce(v[2], r.game_id) AS game_id, coalesce(v[3], r.player_id) AS player_id,
            coalesce(v[4], r.username) AS username,
            CASE WHEN r.event_name IN {TRADES + ('',)} THEN 'trade'
@@ -39,12 +38,11 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str, guard: bool) -> tuple[dict
            {dec('v[11]', DEC_SQL)} AS leverage, {dec('v[12]', DEC_SQL)} AS bonus_portion,
            {dec('v[13]', DEC_SQL)} AS real_portion, {dec('v[14]', DEC_SQL)} AS x_payout,
            {dec('v[15]', DEC_SQL)} AS payout, {dec('v[16]', DEC_SQL)} AS profit, TRY_CAST(v[17] AS BIGINT) AS level
-    FROM (SELECT *, json_extract_string(raw_json, {paths}) AS v FROM {raw}
-          WHERE event_name IN ({names}) AND (event_name NOT IN {ORDERS} OR direction = 'sent')) r
+    FROM (SELECT * FROM {small} WHERE event_name IN ({names}) AND (event_name NOT IN {ORDERS} OR direction = 'sent')) r
     ANTI JOIN pa_bad b ON b.session_id = r.session_id AND b.seq = r.seq
     """)
     (rows_in,) = con.execute(
-        f"SELECT count(*) FROM {raw} WHERE event_name IN ({names}) "
+        f"SELECT count(*) FROM stage WHERE event_name IN ({names}) "
         f"AND (event_name NOT IN {ORDERS} OR direction = 'sent')").fetchall()[0]
     con.execute("""
     CREATE OR REPLACE TEMP TABLE pa_w AS SELECT * FROM pa_c
@@ -54,10 +52,10 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str, guard: bool) -> tuple[dict
     stats = {"rows_in": rows_in, "model_failures": failures, "rows_out": rows_out,
              "duplicates_dropped": rows_in - failures - rows_out}
     final = f"""
-    SELECT {envelope('player_action', 'w')}, r.raw_json, w.event_name, w.action_kind, w.action_id, w.action_type,
+    SELECT {envelope('player_action', 'w')}, w.raw_json, w.event_name, w.action_kind, w.action_id, w.action_type,
            w.tick, w.price, w.amount, w.qty, w.coin, w.leverage, w.bonus_portion, w.real_portion, w.x_payout,
            w.payout, w.profit, w.level
-    FROM pa_w w JOIN {raw} r ON r.session_id = w.session_id AND r.seq = w.seq AND r.event_name = w.event_name
+    FROM pa_w w
     ORDER BY w.ts, w.session_id, w.seq
     """
     return stats, final

@@ -16,6 +16,7 @@ from vectra_capture.store.stream_partition import replace_partition_batches
 from vectra_pipeline.derive import complete_game, game_tick, games, player_action, server_state
 from vectra_pipeline.derive.common import connect, files, raw_scan, shift
 from vectra_pipeline.derive.schemas import TYPED_SCHEMAS
+from vectra_pipeline.derive.stage import ensure_stage
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +53,13 @@ class DeriveResult:
 
 
 def _prepare(con: duckdb.DuckDBPyConnection, paths: DataPaths, table: str, date: str, guard: bool):
-    raw = raw_scan(paths, date)
+    raw = raw_scan(paths, date, valid_only=guard)
+    if table != "games":
+        ensure_stage(con, raw, f"{paths.root}|{date}|{guard}")
     if table in _RAW_PREPARE:
-        return _RAW_PREPARE[table](con, raw, guard)
+        return _RAW_PREPARE[table](con, raw)
     if table == "complete_game":
-        return complete_game.prepare(con, raw, raw_scan(paths, shift(date, -1)), date)
+        return complete_game.prepare(con, raw, raw_scan(paths, shift(date, -1), valid_only=guard), date)
     return games.prepare(con, paths, date)
 
 
@@ -66,23 +69,18 @@ def _has_input(paths: DataPaths, table: str, date: str) -> bool:
     return bool(files(paths, "ws_event", date))
 
 
-def derive_table(paths: DataPaths, table: str, date: str, con: duckdb.DuckDBPyConnection | None = None,
-                 sort: bool = True) -> DeriveResult:
-    """Replace `table`'s partition for `date` with a fresh derivation (rerun = same rows)."""
-    started = time.perf_counter()
-    result = DeriveResult(table, date)
-    if not _has_input(paths, table, date):
-        delete_partition(paths, table, date)
-        result.seconds = time.perf_counter() - started
-        return result
-    con = con or connect()
+def _derive_into(con: duckdb.DuckDBPyConnection, paths: DataPaths, table: str, date: str,
+                 result: DeriveResult) -> None:
     try:
         stats, final = _prepare(con, paths, table, date, guard=False)
     except duckdb.InvalidInputException as exc:  # a raw row that is not JSON: retry skipping such rows
         log.warning("%s %s: %s; retrying with json_valid guards", table, date, str(exc)[:200])
         stats, final = _prepare(con, paths, table, date, guard=True)
-    if not sort:
-        final = final.rsplit("ORDER BY", 1)[0] if "ORDER BY" in final.rsplit(")", 1)[-1] else final
+        (invalid,) = con.execute(f"SELECT count(*) FROM {raw_scan(paths, date)} WHERE NOT json_valid(raw_json)"
+                                 ).fetchall()[0]
+        stats["model_failures"] += invalid  # counted, never silently dropped (they stay in raw)
+        stats["rows_in"] += invalid
+        stats["invalid_json_rows"] = invalid
     schema = TYPED_SCHEMAS[table]
     reader = con.sql(final).to_arrow_reader(65_536)
     path, rows = replace_partition_batches(paths, table, date, schema, reader)
@@ -97,13 +95,31 @@ def derive_table(paths: DataPaths, table: str, date: str, con: duckdb.DuckDBPyCo
                                                   "prices")][:9]
     first = next(pq.ParquetFile(path).iter_batches(batch_size=5, columns=cols), None)
     result.preview = first.to_pylist() if first is not None else []
+
+
+def derive_table(paths: DataPaths, table: str, date: str, con: duckdb.DuckDBPyConnection | None = None
+                 ) -> DeriveResult:
+    """Replace `table`'s partition for `date` with a fresh derivation (rerun = same rows)."""
+    started = time.perf_counter()
+    result = DeriveResult(table, date)
+    if not _has_input(paths, table, date):
+        delete_partition(paths, table, date)
+        result.seconds = time.perf_counter() - started
+        return result
+    own = con is None
+    con = con or connect()
+    try:
+        _derive_into(con, paths, table, date, result)
+    finally:
+        if own:
+            con.close()
     result.seconds = time.perf_counter() - started
     return result
 
 
-def derive_date(paths: DataPaths, date: str, tables: tuple[str, ...] = TABLES, sort: bool = True) -> list[DeriveResult]:
+def derive_date(paths: DataPaths, date: str, tables: tuple[str, ...] = TABLES) -> list[DeriveResult]:
     con = connect()
     try:
-        return [derive_table(paths, t, date, con, sort=sort) for t in tables]
+        return [derive_table(paths, t, date, con) for t in tables]
     finally:
         con.close()

@@ -15,13 +15,12 @@ import duckdb
 
 from vectra_pipeline.derive.common import dec, envelope
 from vectra_pipeline.derive.schemas import DEC_SQL
+from vectra_pipeline.derive.stage import ENTRY_FIELDS
 from vectra_pipeline.derive.validation import validate_events
 
 EVENTS = ("playerUpdate", "gameStatePlayerUpdate")
 _ENTRY = [".id", ".username", ".positionQty", ".avgCost", ".totalInvested", ".pnl", ".pnlPercent", ".sidebetPnl",
           ".hasActiveTrades", ".position", ".level"]
-_PLAYER = [".id", ".cash", ".positionQty", ".avgCost", ".totalInvested", ".cumulativePnL", ".pnlPercent",
-           ".sidebetPnl", ".levelInfo.level"]
 
 
 def _p(prefix: str, keys: list[str]) -> str:
@@ -43,24 +42,20 @@ def _state_key(fields: list[str]) -> str:
 _POS = ["cash", "position_qty", "avg_cost", "total_invested", "has_active_trades", "sidebet_pnl"]
 
 
-_LB_STRUCT = "[{" + ", ".join(f'"{k[1:]}": "VARCHAR"' for k in _ENTRY) + "}]"
-_SQL_ENTRY = ["id", "username", "positionQty", "avgCost", "totalInvested", "pnl", "pnlPercent", "sidebetPnl",
-              "hasActiveTrades", "position", "level"]
+_SQL_ENTRY = ENTRY_FIELDS
 
 
-def prepare(con: duckdb.DuckDBPyConnection, raw: str, guard: bool) -> tuple[dict, str]:
-    failures = validate_events(con, raw, EVENTS, "ss_bad")
-    valid = "AND json_valid(raw_json)" if guard else ""
+def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:
+    """Needs the `stage` table (stage.build_stage); `raw` is joined back for the winning entries' JSON."""
+    small = "(SELECT *, small_raw AS raw_json FROM stage)"
+    failures = validate_events(con, small, EVENTS, "ss_bad")
     # Leaderboards: 10 entries x every gameStateUpdate. Parse each array once into VARCHAR structs (numbers
     # keep their JSON text), keep only narrow columns, pick the first row of each distinct state, and
     # fetch the winning entries' JSON afterwards.
-    con.execute(f"""
+    con.execute("""
     CREATE OR REPLACE TEMP TABLE ss_lb AS
-    SELECT ts, source, session_id, seq, direction, game_id, unnest(lb) AS e, unnest(range(len(lb))) AS idx
-    FROM (SELECT ts, source, session_id, seq, direction, j[1] ->> '$' AS game_id,
-                 json_transform(j[2], '{_LB_STRUCT}') AS lb
-          FROM (SELECT *, json_extract(raw_json, ['$[#-1].gameId', '$[#-1].leaderboard']) AS j
-                FROM {raw} WHERE event_name = 'gameStateUpdate' {valid}))
+    SELECT ts, source, session_id, seq, direction, v[1] AS game_id, unnest(lb) AS e, unnest(range(len(lb))) AS idx
+    FROM stage WHERE event_name = 'gameStateUpdate'
     """)
     (lb_in,) = con.execute("SELECT count(*) FROM ss_lb").fetchall()[0]
     con.execute("""
@@ -82,14 +77,14 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str, guard: bool) -> tuple[dict
       SELECT r.ts, r.source, r.session_id, r.seq, r.direction, r.event_name,
              json_extract_string(r.raw_json, '$[#-1].gameId') AS game_id,
              json_extract(r.raw_json, '$[#-1].leaderboardEntry') AS entry
-      FROM {raw} r ANTI JOIN ss_bad b ON b.session_id = r.session_id AND b.seq = r.seq
+      FROM {small} r ANTI JOIN ss_bad b ON b.session_id = r.session_id AND b.seq = r.seq
       WHERE r.event_name = 'gameStatePlayerUpdate'
     ), gspuv AS (
       SELECT *, json_extract_string(entry, {_p('$', _ENTRY)}) AS v FROM gspu WHERE entry IS NOT NULL
     ), pu AS (
       SELECT r.ts, r.source, r.session_id, r.seq, r.direction, r.event_name, r.raw_json, r.username,
-             json_extract_string(r.raw_json, {_p('$[#-1]', _PLAYER)}) AS v
-      FROM {raw} r ANTI JOIN ss_bad b ON b.session_id = r.session_id AND b.seq = r.seq
+             r.v
+      FROM {small} r ANTI JOIN ss_bad b ON b.session_id = r.session_id AND b.seq = r.seq
       WHERE r.event_name = 'playerUpdate'
     ), rows AS (
       SELECT ts, source, session_id, seq, direction, event_name, game_id, v[1] AS player_id, v[2] AS username,

@@ -1,7 +1,7 @@
-"""The typed daily assets: game_tick, player_action, server_state, complete_game from the raw
-ws_event partitions, and games from those. One run backfills a whole range (single_run policy):
-each asset loops over the run's partition keys."""
-
+"""The typed daily assets. game_tick, player_action, server_state and complete_game come from one
+multi-asset: a date's raw JSON is parsed once (derive/stage.py) and serves all four; any subset can
+run. games is downstream of them. A UI range backfill is one run (single_run policy) looping over
+the run's partition keys."""
 
 import dagster as dg
 
@@ -9,6 +9,7 @@ from vectra_pipeline.defs.landing.assets import DAILY
 from vectra_pipeline.defs.landing.resources import VectraData
 
 RAW_DEPS = [dg.AssetKey("ws_event"), dg.AssetKey("legacy_recordings")]
+RAW_TABLES = ("game_tick", "player_action", "server_state", "complete_game")
 DESCRIPTIONS = {
     "game_tick": "One row per distinct tick state (live gameStateUpdate + legacy ticks), key (game_id, tick, "
                  "cooldown_timer, rugged).",
@@ -19,29 +20,14 @@ DESCRIPTIONS = {
 }
 
 
-def materialize_dates(context: dg.AssetExecutionContext, data: VectraData, table: str) -> dg.MaterializeResult:
-    from vectra_pipeline.derive.common import connect
-    from vectra_pipeline.derive.run import derive_table
-    from vectra_pipeline.schema_manifest import ensure_manifest
-
-    paths = data.paths()
-    ensure_manifest(paths)
-    con = connect()
-    results = []
-    try:
-        for date in context.partition_keys:
-            r = derive_table(paths, table, date, con)
-            context.log.info("%s %s: %s", table, date, r.metadata())
-            results.append(r)
-    finally:
-        con.close()
+def _result(table: str, results: list) -> dg.MaterializeResult:
     totals = {k: sum(getattr(r, k) for r in results)
               for k in ("rows_in", "rows_out", "duplicates_dropped", "model_failures")}
     shown = next((r for r in reversed(results) if r.preview), results[-1])
     per_date = "\n".join(["| date | rows in | rows out | duplicates | model failures |", "|---|---|---|---|---|"]
                          + [f"| {r.date} | {r.rows_in} | {r.rows_out} | {r.duplicates_dropped} | {r.model_failures} |"
                             for r in results if r.rows_in or r.rows_out][:60])
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(asset_key=table, metadata={
         **{k: dg.MetadataValue.int(v) for k, v in totals.items()},
         "dates": dg.MetadataValue.int(len(results)),
         "per_date": dg.MetadataValue.md(per_date),
@@ -50,24 +36,48 @@ def materialize_dates(context: dg.AssetExecutionContext, data: VectraData, table
     })
 
 
-def typed_asset(table: str, deps: list) -> dg.AssetsDefinition:
-    @dg.asset(
-        name=table,
-        group_name="typed",
-        partitions_def=DAILY,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        deps=deps,
-        kinds={"parquet", "duckdb"},
-        description=DESCRIPTIONS[table],
-    )
-    def _asset(context: dg.AssetExecutionContext, vectra_data: VectraData) -> dg.MaterializeResult:
-        return materialize_dates(context, vectra_data, table)
+def derive(context: dg.AssetExecutionContext, data: VectraData, tables: list[str]) -> dict[str, list]:
+    from vectra_pipeline.derive.common import connect
+    from vectra_pipeline.derive.run import derive_table
+    from vectra_pipeline.schema_manifest import ensure_manifest
 
-    return _asset
+    paths = data.paths()
+    ensure_manifest(paths)
+    out: dict[str, list] = {t: [] for t in tables}
+    for date in context.partition_keys:
+        con = connect()  # one connection per date: its staged parse serves every table of that date
+        try:
+            for table in tables:
+                r = derive_table(paths, table, date, con)
+                context.log.info("%s %s: %s", table, date, r.metadata())
+                out[table].append(r)
+        finally:
+            con.close()
+    return out
 
 
-game_tick = typed_asset("game_tick", RAW_DEPS)
-player_action = typed_asset("player_action", RAW_DEPS)
-server_state = typed_asset("server_state", RAW_DEPS)
-complete_game = typed_asset("complete_game", RAW_DEPS)
-games = typed_asset("games", [dg.AssetKey("game_tick"), dg.AssetKey("player_action"), dg.AssetKey("complete_game")])
+@dg.multi_asset(
+    name="typed_from_raw",
+    specs=[dg.AssetSpec(t, group_name="typed", deps=RAW_DEPS, kinds={"parquet", "duckdb"}, description=DESCRIPTIONS[t])
+           for t in RAW_TABLES],
+    partitions_def=DAILY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    can_subset=True,
+)
+def typed_from_raw(context: dg.AssetExecutionContext, vectra_data: VectraData):
+    selected = [t for t in RAW_TABLES if dg.AssetKey(t) in context.selected_asset_keys]
+    for table, results in derive(context, vectra_data, selected).items():
+        yield _result(table, results)
+
+
+@dg.asset(
+    name="games",
+    group_name="typed",
+    partitions_def=DAILY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[dg.AssetKey("game_tick"), dg.AssetKey("player_action"), dg.AssetKey("complete_game")],
+    kinds={"parquet", "duckdb"},
+    description=DESCRIPTIONS["games"],
+)
+def games(context: dg.AssetExecutionContext, vectra_data: VectraData) -> dg.MaterializeResult:
+    return _result("games", derive(context, vectra_data, ["games"])["games"])

@@ -1,0 +1,76 @@
+"""One pass over a date's raw ws_event rows that every raw-derived table reads from.
+
+Parsing ~4 GB of JSON is the expensive part of a day, so it happens once: the `stage` temp table keeps,
+per typed-event row, the envelope, the scalar fields its table needs (as JSON text, so numbers stay
+exact), gameStateUpdate leaderboards as lists of VARCHAR structs, a gameHistory flag, and the raw_json of
+the low-volume events. Tables that must keep a gameStateUpdate's raw_json join back to raw by
+(session_id, seq).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+# gameStateUpdate: scalars for game_tick (1-9), a gameHistory flag (10), the leaderboard (11)
+GSU_FIELDS = [".gameId", ".tickCount", ".price", ".active", ".rugged", ".cooldownTimer", ".allowPreRoundBuys",
+              ".tradeCount", ".connectedPlayers", ".gameHistory[0].id", ".leaderboard"]
+LEGACY_TICK_FIELDS = [".game_id", ".tick", ".price", ".active", ".rugged", ".cooldown_timer", ".phase", ".trade_count"]
+ACTION_FIELDS = [".id", ".gameId", ".playerId", ".username", ".type", ".tickIndex", ".price", ".amount", ".qty",
+                 ".coin", ".leverage", ".bonusPortion", ".realPortion", ".xPayout", ".payout", ".profit", ".level",
+                 ".betAmount"]
+PLAYER_FIELDS = [".id", ".cash", ".positionQty", ".avgCost", ".totalInvested", ".cumulativePnL", ".pnlPercent",
+                 ".sidebetPnl", ".levelInfo.level"]
+ENTRY_FIELDS = ["id", "username", "positionQty", "avgCost", "totalInvested", "pnl", "pnlPercent", "sidebetPnl",
+                "hasActiveTrades", "position", "level"]
+ACTION_EVENTS = ("standard/newTrade", "newSideBet", "currentSidebet", "currentSidebetResult",
+                 "buyOrder", "sellOrder", "requestSidebet")
+SMALL_EVENTS = (*ACTION_EVENTS, "playerUpdate", "gameStatePlayerUpdate")
+_LB_STRUCT = "[{" + ", ".join(f'"{k}": "VARCHAR"' for k in ENTRY_FIELDS) + "}]"
+
+
+def paths_sql(prefix: str, keys: list[str]) -> str:
+    return "[" + ", ".join(f"'{prefix}{k}'" for k in keys) + "]"
+
+
+def _in(events: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{e}'" for e in events) + ")"
+
+
+def build_stage(con: duckdb.DuckDBPyConnection, raw: str) -> int:
+    gsu = ", ".join(f"j[{i}] ->> '$'" for i in range(1, 11))
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE stage AS
+    SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username,
+           CASE WHEN event_name = 'gameStateUpdate' THEN [{gsu}] ELSE v END AS v,
+           CASE WHEN event_name = 'gameStateUpdate' THEN json_transform(j[11], '{_LB_STRUCT}') END AS lb,
+           small_raw
+    FROM (
+      SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username,
+             CASE WHEN event_name = 'gameStateUpdate'
+                  THEN json_extract(raw_json, {paths_sql('$[#-1]', GSU_FIELDS)}) END AS j,
+             CASE WHEN event_name = 'legacy.tick'
+                      THEN json_extract_string(raw_json, {paths_sql('$', LEGACY_TICK_FIELDS)})
+                  WHEN event_name IN {_in(ACTION_EVENTS)}
+                      THEN json_extract_string(raw_json, {paths_sql('$[#-1]', ACTION_FIELDS)})
+                  WHEN event_name = 'playerUpdate'
+                      THEN json_extract_string(raw_json, {paths_sql('$[#-1]', PLAYER_FIELDS)}) END AS v,
+             CASE WHEN event_name IN {_in(SMALL_EVENTS)} THEN raw_json END AS small_raw
+      FROM {raw}
+      WHERE event_name IN {_in(('gameStateUpdate', 'legacy.tick', *SMALL_EVENTS))}
+    )
+    """)
+    return con.execute("SELECT count(*) FROM stage").fetchall()[0][0]
+
+
+def ensure_stage(con: duckdb.DuckDBPyConnection, raw: str, tag: str) -> None:
+    """Build the stage unless this connection already holds it for `tag` (data root, date, guard):
+    the tables of one date share one parse."""
+    try:
+        held = con.execute("SELECT tag FROM stage_tag").fetchall()
+    except duckdb.CatalogException:
+        held = []
+    if held and held[0][0] == tag:
+        return
+    con.execute("DROP TABLE IF EXISTS stage_tag")
+    build_stage(con, raw)
+    con.execute("CREATE TEMP TABLE stage_tag AS SELECT ? AS tag", [tag])
