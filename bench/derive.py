@@ -206,9 +206,9 @@ def child(mode: str, data_dir: str) -> None:
         tick = ", ".join(f"'$[#-1].{k}'" for k in ("gameId", "tickCount", "price", "active", "rugged", "cooldownTimer",
                                                     "allowPreRoundBuys", "tradeCount", "connectedPlayers", "id",
                                                     "playerId", "type", "tickIndex", "amount", "qty"))
-        results = dict(zip(("rows", "values", "leaderboard_entries", "history_ids"), con.execute(f"""
-            SELECT count(*), sum(len(v)), sum(len(lb)), sum(len(h)) FROM (
-              SELECT json_extract_string(raw_json, [{tick}]) v,
+        results = dict(zip(("rows", "raw_json_bytes", "values", "leaderboard_entries", "history_ids"), con.execute(f"""
+            SELECT count(*), sum(len(raw_json)), sum(len(v)), sum(len(lb)), sum(len(h)) FROM (
+              SELECT raw_json, json_extract_string(raw_json, [{tick}]) v,
                      json_extract(raw_json, '$[#-1].leaderboard[*]') lb,
                      json_extract_string(raw_json, '$[#-1].gameHistory[*].id') h
               FROM {raw_scan(paths, DAY)})""").fetchall()[0], strict=True))
@@ -241,11 +241,11 @@ def main() -> None:
         gen = {"reused": str(data_dir)}
     gen_s = time.perf_counter() - t0
     parquet_mb = sum(f.stat().st_size for f in paths.partition_dir("ws_event", DAY).glob("*.parquet")) / 1e6
-    json_mb = gen.get("raw_json_bytes", 0) / 1e6
     floor = run_child("floor", data_dir)
+    json_mb = floor["results"]["raw_json_bytes"] / 1e6
     derive = run_child("derive", data_dir)
     report = {
-        "scale": args.scale, "cpus": os.cpu_count(), "generated": gen, "generate_seconds": round(gen_s, 1),
+        "scale": args.scale if "reused" not in gen else "reused", "rows": floor["results"]["rows"], "cpus": os.cpu_count(), "generated": gen, "generate_seconds": round(gen_s, 1),
         "raw_json_mb": round(json_mb, 1), "raw_parquet_mb": round(parquet_mb, 1),
         "floor_seconds": round(floor["seconds"], 2), "floor_json_mb_per_s": round(json_mb / floor["seconds"], 1),
         "floor_peak_rss_mb": round(floor["peak_rss_mb"]),

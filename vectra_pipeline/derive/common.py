@@ -23,13 +23,15 @@ def envelope(doc_type: str, alias: str = "") -> str:
 _TMP = tempfile.gettempdir()
 
 
-def connect(memory_limit: str = "3GB", threads: int | None = None) -> duckdb.DuckDBPyConnection:
+def connect(memory_limit: str = "2GB", threads: int | None = None) -> duckdb.DuckDBPyConnection:
     """In-memory DuckDB, UTC, spilling to the system temp folder (never the data root)."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET temp_directory = '{_TMP}/vectra_duckdb'")
     con.execute("SET preserve_insertion_order = false")
+    # in-memory: no durability to buy, and a checkpoint would recompress the big stage table mid-run
+    con.execute("SET checkpoint_threshold = '1TB'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con

@@ -8,6 +8,7 @@ import duckdb
 
 from vectra_pipeline.derive.common import dec, envelope
 from vectra_pipeline.derive.schemas import DEC_SQL
+from vectra_pipeline.derive.stage import SMALL_ROWS
 from vectra_pipeline.derive.validation import validate_events
 
 TRADES = ("standard/newTrade",)
@@ -19,7 +20,7 @@ EVENTS = TRADES + SIDEBETS + ORDERS
 
 def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:  # noqa: ARG001
     """Needs the `stage` table (stage.build_stage), which holds these events' fields and raw_json."""
-    small = "(SELECT *, small_raw AS raw_json FROM stage)"
+    small = SMALL_ROWS
     failures = validate_events(con, small, EVENTS, "pa_bad", f"(event_name NOT IN {ORDERS} OR direction = 'sent')")
     names = ", ".join(f"'{e}'" for e in EVENTS)
     con.execute(f"""

@@ -82,7 +82,7 @@ def _derive_into(con: duckdb.DuckDBPyConnection, paths: DataPaths, table: str, d
         stats["rows_in"] += invalid
         stats["invalid_json_rows"] = invalid
     schema = TYPED_SCHEMAS[table]
-    reader = con.sql(final).to_arrow_reader(65_536)
+    reader = con.sql(final).to_arrow_reader(16_384)  # ~130 MB of raw_json per batch at most
     path, rows = replace_partition_batches(paths, table, date, schema, reader)
     result.path = path
     for key in ("rows_in", "rows_out", "duplicates_dropped", "model_failures"):

@@ -15,7 +15,7 @@ import duckdb
 
 from vectra_pipeline.derive.common import dec, envelope
 from vectra_pipeline.derive.schemas import DEC_SQL
-from vectra_pipeline.derive.stage import ENTRY_FIELDS
+from vectra_pipeline.derive.stage import ENTRY_FIELDS, SMALL_ROWS
 from vectra_pipeline.derive.validation import validate_events
 
 EVENTS = ("playerUpdate", "gameStatePlayerUpdate")
@@ -47,24 +47,28 @@ _SQL_ENTRY = ENTRY_FIELDS
 
 def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:
     """Needs the `stage` table (stage.build_stage); `raw` is joined back for the winning entries' JSON."""
-    small = "(SELECT *, small_raw AS raw_json FROM stage)"
+    small = SMALL_ROWS
     failures = validate_events(con, small, EVENTS, "ss_bad")
     # Leaderboards: 10 entries x every gameStateUpdate. Parse each array once into VARCHAR structs (numbers
     # keep their JSON text), keep only narrow columns, pick the first row of each distinct state, and
     # fetch the winning entries' JSON afterwards.
-    con.execute("""
-    CREATE OR REPLACE TEMP TABLE ss_lb AS
-    SELECT ts, source, session_id, seq, direction, v[1] AS game_id, unnest(lb) AS e, unnest(range(len(lb))) AS idx
-    FROM stage WHERE event_name = 'gameStateUpdate'
-    """)
-    (lb_in,) = con.execute("SELECT count(*) FROM ss_lb").fetchall()[0]
+    # one hash aggregate over the unnested entries (no sort): the first sighting of each distinct state
     con.execute("""
     CREATE OR REPLACE TEMP TABLE ss_lbw AS
-    SELECT * FROM ss_lb WHERE e.id IS NOT NULL
-    QUALIFY row_number() OVER (PARTITION BY e.id, game_id, e.positionQty, e.avgCost, e.totalInvested,
-                                            e.hasActiveTrades, e.sidebetPnl ORDER BY ts, session_id, seq, idx) = 1
+    SELECT first.*, n FROM (
+      SELECT arg_min(struct_pack(ts, source, session_id, seq, direction, game_id, e, idx), (ts, session_id, seq, idx))
+               AS first, count(*) AS n
+      FROM (SELECT ts, source, session_id, seq, direction, v[1] AS game_id, unnest(lb) AS e,
+                   unnest(range(len(lb))) AS idx
+            FROM stage WHERE event_name = 'gameStateUpdate')
+      GROUP BY e.id, game_id, e.positionQty, e.avgCost, e.totalInvested, e.hasActiveTrades, e.sidebetPnl
+    )
     """)
-    con.execute("DROP TABLE ss_lb")
+    # an entry without a player id fails LeaderboardEntry: counted, then left out
+    lb_in, no_id = con.execute("SELECT coalesce(sum(n), 0), coalesce(sum(n) FILTER (e.id IS NULL), 0) FROM ss_lbw"
+                               ).fetchall()[0]
+    failures += no_id
+    con.execute("DELETE FROM ss_lbw WHERE e.id IS NULL")
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE ss_c AS
     WITH lbv AS (
@@ -118,6 +122,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:
     con.execute("DROP TABLE ss_c")
     (rows_out,) = con.execute("SELECT count(*) FROM ss_w").fetchall()[0]
     final = "SELECT * FROM ss_w ORDER BY ts, session_id, seq"
-    stats = {"rows_in": rows_in + failures, "model_failures": failures, "rows_out": rows_out,
-             "duplicates_dropped": rows_in - rows_out}
+    rows_in += failures - no_id  # rows failing validation never reached ss_c; no-id entries are in lb_in
+    stats = {"rows_in": rows_in, "model_failures": failures, "rows_out": rows_out,
+             "duplicates_dropped": rows_in - failures - rows_out}
     return stats, final

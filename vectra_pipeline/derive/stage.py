@@ -25,6 +25,9 @@ ENTRY_FIELDS = ["id", "username", "positionQty", "avgCost", "totalInvested", "pn
 ACTION_EVENTS = ("standard/newTrade", "newSideBet", "currentSidebet", "currentSidebetResult",
                  "buyOrder", "sellOrder", "requestSidebet")
 SMALL_EVENTS = (*ACTION_EVENTS, "playerUpdate", "gameStatePlayerUpdate")
+# The low-volume rows with their raw_json; explicit columns so the leaderboard column is never read.
+SMALL_ROWS = ("(SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, v, "
+              "small_raw AS raw_json FROM stage WHERE small_raw IS NOT NULL)")
 _LB_STRUCT = "[{" + ", ".join(f'"{k}": "VARCHAR"' for k in ENTRY_FIELDS) + "}]"
 
 
