@@ -207,3 +207,11 @@ def test_a_raw_row_that_is_not_json_is_counted_not_fatal(derived: DataPaths) -> 
     assert failures["game_tick"] == 1 and failures["player_action"] == 1  # every raw-derived table counts it
     rec = run_checks(derived, checks.reconciliation_check)["reconciliation"]
     assert rec.passed and rec.metadata["model_failures"].value == 1
+
+
+def test_sensor_plan_includes_neighbours_and_stays_in_range() -> None:
+    from vectra_pipeline.defs.typed.sensors import ALL_TYPED, plan
+
+    got = plan(["2025-12-07"], {"2025-12-06", "2025-12-07", "2025-12-08"}, today="2026-01-01")
+    assert got == {"2025-12-07": set(ALL_TYPED), "2025-12-06": {"games"}, "2025-12-08": {"complete_game", "games"}}
+    assert plan(["2025-10-28", "2026-02-01"], {"2025-10-28", "2026-02-01"}, today="2026-01-01") == {}
