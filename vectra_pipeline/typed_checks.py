@@ -168,7 +168,8 @@ def reconcile(paths: DataPaths, dates: list[str] | None = None) -> Outcome:
 
 
 def schema_drift(paths: DataPaths, dates: list[str] | None = None) -> Outcome:
-    """Payload fields no model knows (top level, leaderboard and gameHistory entries), with counts and first seen."""
+    """Payload fields no model knows (top level; first leaderboard and gameHistory entry), with counts and
+    first seen. Array payloads (chat, notifications) have no keys to compare."""
     dates = dates if dates is not None else raw_dates(paths, 2)
     con = connect()
     found: dict[tuple[str, str], list] = {}
@@ -176,18 +177,20 @@ def schema_drift(paths: DataPaths, dates: list[str] | None = None) -> Outcome:
     for date in dates:
         if not files(paths, "ws_event", date):
             continue
+        # One parse per row, streamed into a small aggregate: top-level keys, and the keys of the first
+        # leaderboard / gameHistory entry (entries of one list share their shape).
         q = """
-          WITH p AS (SELECT ts, event_name, CASE WHEN event_name LIKE 'legacy.%' THEN raw_json::JSON
-                                                 ELSE json_extract(raw_json, '$[#-1]') END AS payload FROM {raw}),
-          keys AS (
-            SELECT event_name AS what, ts, unnest(json_keys(payload)) AS k FROM p WHERE json_type(payload) = 'OBJECT'
+          WITH k AS (
+            SELECT ts, event_name,
+                   CASE WHEN event_name LIKE 'legacy.%' THEN [json_keys(raw_json), NULL, NULL]
+                        ELSE json_keys(raw_json, ['$[#-1]', '$[#-1].leaderboard[0]', '$[#-1].gameHistory[0]']) END AS ks
+            FROM {raw}
+          ), keys AS (
+            SELECT event_name AS what, ts, unnest(ks[1]) AS k FROM k
             UNION ALL
-            SELECT 'gameStateUpdate.leaderboard', ts, unnest(json_keys(e)) FROM
-              (SELECT ts, unnest(json_extract(payload, '$.leaderboard[*]')) e FROM p WHERE event_name = 'gameStateUpdate')
+            SELECT 'gameStateUpdate.leaderboard', ts, unnest(ks[2]) FROM k WHERE event_name = 'gameStateUpdate'
             UNION ALL
-            SELECT 'gameStateUpdate.gameHistory', ts, unnest(json_keys(e)) FROM
-              (SELECT ts, unnest(json_extract(payload, '$.gameHistory[*]')) e FROM p
-               WHERE event_name = 'gameStateUpdate' AND contains(payload::VARCHAR, '"gameHistory"'))
+            SELECT 'gameStateUpdate.gameHistory', ts, unnest(ks[3]) FROM k WHERE event_name = 'gameStateUpdate'
           )
           SELECT what, k, count(*), min(ts) FROM keys GROUP BY 1, 2"""
         try:
