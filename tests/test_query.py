@@ -81,6 +81,9 @@ def test_data_and_schema_commands(derived: DataPaths, tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     assert sum(r["rows"] for r in json.loads(out.output) if r["doc_type"] == "ws_event") == N_EVENTS
     assert runner.invoke(main, ["schema", "check", "--data-dir", str(derived.root)]).exit_code == 0
+    drift = json.loads(runner.invoke(main, ["schema", "check", "--drift", "--data-dir", str(derived.root), "--json"]
+                                     ).output)["drift"]
+    assert drift["passed"] and drift["unknown_field_count"] == 0
     shown = json.loads(runner.invoke(main, ["schema", "show", "--data-dir", str(derived.root), "--json"]).output)
     assert "seed_verified" in shown["manifest"]["doc_types"]["complete_game"]
 

@@ -42,19 +42,34 @@ def show(data_dir: str | None, as_json: bool) -> None:
 
 
 @schema.command()
+@click.option("--drift/--no-drift", default=False, help="Also report payload fields no model knows (warning only; "
+              "scans the last 2 days of raw).")
 @data_dir_option
 @json_option
-def check(data_dir: str | None, as_json: bool) -> None:
+def check(drift: bool, data_dir: str | None, as_json: bool) -> None:
     """Run the manifest check (the same one Dagster runs hourly). Exit code 1 when it fails."""
     from vectra_pipeline.schema_manifest import check_manifest
 
-    outcome = check_manifest(resolve_paths(data_dir))
+    paths = resolve_paths(data_dir)
+    outcome = check_manifest(paths)
+    drift_outcome = None
+    if drift:
+        from vectra_pipeline.typed_checks import schema_drift
+
+        drift_outcome = schema_drift(paths)
     if as_json:
-        emit_json({"passed": outcome.passed, "summary": outcome.summary, **outcome.details})
+        out = {"passed": outcome.passed, "summary": outcome.summary, **outcome.details}
+        if drift_outcome:
+            out["drift"] = {"passed": drift_outcome.passed, "summary": drift_outcome.summary, **drift_outcome.details}
+        emit_json(out)
     else:
         click.echo(("OK: " if outcome.passed else "FAILED: ") + outcome.summary)
         for example in outcome.details.get("examples", []):
             click.echo(f"  {example}")
+        if drift_outcome:
+            click.echo(("OK: " if drift_outcome.passed else "WARNING: ") + drift_outcome.summary)
+            for f in drift_outcome.details["unknown_fields"]:
+                click.echo(f"  {f['event']}.{f['field']}: {f['count']} since {f['first_seen']}")
     sys.exit(0 if outcome.passed else 1)
 
 
