@@ -29,8 +29,12 @@ test: install lint
 	$(VENV)/bin/dagster definitions validate -w workspace.yaml
 	$(PY) -m pytest -q
 
+# Benchmarks print JSON with ratios against a baseline measured in the same run (see README).
 bench: install
 	$(PY) bench/capture.py
+	$(PY) bench/legacy.py
+	$(PY) bench/derive.py --scale 0.1
+	$(PY) bench/index.py --no-ivf
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -29,6 +29,7 @@ from vectra_capture.store.partitions import (
 )
 from vectra_capture.store.quarantine_files import replace_quarantine_file_set
 from vectra_capture.store.raw_sink import CompactResult, RawSink, recover_spool
+from vectra_capture.store.stream_partition import replace_partition_batches
 from vectra_capture.store.vector_tables import (
     DEBUG_NOTE,
     DEBUG_NOTE_SCHEMA,
@@ -61,6 +62,7 @@ __all__ = [
     "remove_vector_table",
     "replace_file_set",
     "replace_partition",
+    "replace_partition_batches",
     "replace_quarantine_file_set",
     "utc_date",
     "write_manifest",
