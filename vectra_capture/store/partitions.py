@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -14,10 +15,35 @@ from vectra_capture.paths import DataPaths
 from vectra_capture.store.atomic import atomic_write_table, remove_empty_dirs, remove_file
 
 _US_PER_DAY = 86_400_000_000
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def utc_date(ts_us: int) -> str:
     return datetime.fromtimestamp((ts_us // _US_PER_DAY) * 86_400, tz=UTC).strftime("%Y-%m-%d")
+
+
+def clean_text(value: str | None) -> str | None:
+    """A lone UTF-16 surrogate (half an emoji, `"\\ud83d"` in JSON) cannot be stored as UTF-8:
+    it becomes U+FFFD. The verbatim frame in raw_json keeps the original escape."""
+    if value is None:
+        return None
+    return _SURROGATE.sub("\ufffd", value)
+
+
+def text_array(values: list[str | None]) -> pa.Array:
+    """A string column; values holding lone surrogates are cleaned (only then: it is rare)."""
+    try:
+        return pa.array(values, type=pa.string())
+    except (UnicodeEncodeError, pa.ArrowInvalid):
+        return pa.array([clean_text(v) for v in values], type=pa.string())
+
+
+def _column(values: list, field: pa.Field) -> pa.Array:
+    if field.name == "ts":
+        return pa.array(values, type=pa.int64()).cast(field.type)
+    if pa.types.is_string(field.type):
+        return text_array(values)
+    return pa.array(values, type=field.type)
 
 
 def records_to_table(records: list[RawRecord], schema: pa.Schema) -> pa.Table:
@@ -35,11 +61,7 @@ def records_to_table(records: list[RawRecord], schema: pa.Schema) -> pa.Table:
                 columns[name].append(rec.origin_file or "")
             else:
                 columns[name].append(getattr(rec, name))
-    arrays = [
-        pa.array(columns[f.name], type=pa.int64()).cast(f.type) if f.name == "ts" else pa.array(columns[f.name], type=f.type)
-        for f in schema
-    ]
-    return pa.Table.from_arrays(arrays, schema=schema)
+    return pa.Table.from_arrays([_column(columns[f.name], f) for f in schema], schema=schema)
 
 
 def group_by_partition(records: Iterable[RawRecord]) -> dict[tuple[str, str, str], list[RawRecord]]:
