@@ -171,3 +171,32 @@ def test_reconnects_after_the_feed_restarts(procs, tmp_path: Path) -> None:
     assert names.count("connect") == 2
     assert "disconnect" in names and "reconnect_attempt" in names
     assert names.index("disconnect") < names.index("reconnect_attempt") < len(names) - 1 - names[::-1].index("connect")
+
+
+def test_first_connection_failure_is_retried_and_the_watchdog_alarms_once(procs, tmp_path: Path) -> None:
+    """The daemon starts before any server exists (connect errors, retried with backoff), then
+    connects to a feed that sends trades but no gameStateUpdate: one watchdog alarm per silence."""
+    recording = tmp_path / "trades_only.jsonl"
+    write_numbered_capture(recording, 400, datetime(2025, 12, 7, 12), interval=0.02)
+    data = tmp_path / "data"
+    port = free_port()
+    daemon = procs(["capture", "--url", f"http://127.0.0.1:{port}", "--data-dir", str(data), "--watchdog", "1.5"],
+                   "daemon")
+    status_file = DataPaths(data).run / "capture-status.json"
+
+    def status() -> dict:
+        try:
+            return json.loads(status_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    assert wait_for(lambda: status().get("reconnects", 0) >= 1, 30)  # attempts while nothing listens
+    feed = procs(["feed", "serve", "--port", str(port), "--speed", "1", str(recording)], "feed")
+    assert wait_for(lambda: status().get("received", 0) >= 300, 60)  # >= 6 s of trades, no game state
+    assert daemon.stop() == 0
+    feed.stop()
+    names = [r[0] for r in rows(DataPaths(data), "system_event", "event_name")]
+    first_connect = names.index("connect")
+    assert "connect_error" in names[:first_connect] and "reconnect_attempt" in names[:first_connect]
+    assert names.count("connect") == 1
+    assert names.count("watchdog_alarm") == 1 and names.index("watchdog_alarm") > first_connect

@@ -16,6 +16,8 @@ from vectra_capture.daemon import CaptureConfig, CaptureDaemon
 from vectra_capture.paths import DataPaths
 
 GOOD = '2["gameStateUpdate",{"gameId":"20251207-aaaa","cooldownTimer":5000,"allowPreRoundBuys":true}]'
+# A JavaScript server cuts an emoji in half: a JSON-escaped lone surrogate. It must land, not kill the writer.
+HALF_EMOJI = '2["newChatMessage",{"username":"ab\\ud83d","message":"hi"}]'
 BAD = [
     ("2{not json", "invalid JSON"),
     ('2["truncated", {"a": 1', "invalid JSON"),
@@ -41,6 +43,7 @@ async def _run(data_dir: DataPaths) -> dict:
             for frame, _ in BAD:
                 await eio.send(sid, frame)
             await eio.send(sid, GOOD.replace("aaaa", "bbbb"))
+            await eio.send(sid, HALF_EMOJI)
 
     runner = web.AppRunner(app)
     await runner.setup()
@@ -49,7 +52,7 @@ async def _run(data_dir: DataPaths) -> dict:
     task = asyncio.create_task(daemon.run())
     for _ in range(200):
         await asyncio.sleep(0.05)
-        if daemon.received >= len(BAD) + 2:
+        if daemon.received >= len(BAD) + 3:
             break
     daemon.request_stop()
     final = await task
@@ -62,9 +65,11 @@ async def _run(data_dir: DataPaths) -> dict:
 def test_bad_frames_are_quarantined_with_reasons(tmp_path) -> None:
     paths = DataPaths(tmp_path / "data")
     final = asyncio.run(_run(paths))
-    assert final["received"] == len(BAD) + 2
-    assert final["written"] == 2 and final["quarantined"] == len(BAD)
-    assert [r[0] for r in rows(paths, "ws_event", "game_id")] == ["20251207-aaaa", "20251207-bbbb"]
+    assert final["received"] == len(BAD) + 3
+    assert final["written"] == 3 and final["quarantined"] == len(BAD)
+    landed = rows(paths, "ws_event", "game_id, username, raw_json")
+    assert [r[0] for r in landed] == ["20251207-aaaa", "20251207-bbbb", None]
+    assert landed[2][1] == "ab\ufffd" and landed[2][2] == HALF_EMOJI[1:]
     quarantined = pq.read_table(list(paths.quarantine.rglob("*.parquet"))).to_pylist()
     assert len(quarantined) == len(BAD)
     by_raw = {q["raw"]: q["reason"] for q in quarantined}

@@ -59,8 +59,8 @@ def test_roll_splits_by_utc_date_and_compaction_is_exactly_once(tmp_path) -> Non
     sink.sync()
     seg = sink._segment.path
     seg_bytes = seg.read_bytes()
-    result = sink.roll()
-    assert result.records == 6 and not seg.exists()
+    sink.close()
+    assert sink.in_parquet == 6 and not seg.exists()
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.parquet"))
     assert files == [
         "events_parquet/doc_type=system_event/date=2025-12-07/sess_000000000006-000000000006.parquet",
@@ -69,6 +69,7 @@ def test_roll_splits_by_utc_date_and_compaction_is_exactly_once(tmp_path) -> Non
     ]
     # A crash after the Parquet rename but before the segment delete: recovery rewrites the
     # same names, so nothing is duplicated.
+    seg.parent.mkdir(parents=True, exist_ok=True)
     seg.write_bytes(seg_bytes + b"@{torn")
     recovered = recover_spool(paths)
     assert recovered.records == 6 and recovered.quarantined == 1
@@ -86,7 +87,51 @@ def test_quarantine_records_keep_bytes_and_reason(tmp_path) -> None:
     bad = RawRecord(QUARANTINE, TS, 1, "public_ws", "sess", b"\xff\x00garbage", origin_file="socket:received",
                     reason="not a text frame (bytes)")
     sink.append(bad)
-    assert sink.roll().quarantined == 1
+    sink.close()
+    assert sink.quarantined == 1
     row = pq.read_table(next(tmp_path.glob("quarantine/public_ws/date=2025-12-07/*.parquet"))).to_pylist()[0]
     assert row["raw"] == b"\xff\x00garbage" and row["reason"] == "not a text frame (bytes)"
     assert row["origin"] == "socket:received"
+
+
+def test_a_segment_that_cannot_become_rows_is_quarantined_whole(tmp_path) -> None:
+    """Recovery must never be blocked forever by one segment: if its rows cannot be written,
+    the segment's bytes go to quarantine whole, with the reason."""
+    paths = DataPaths(tmp_path)
+    sink = RawSink(paths, "sess")
+    sink.append(rec(1))
+    sink.append(RawRecord("no_such_doc_type", TS, 2, "public_ws", "sess", b"{}", event_name="x"))
+    sink.sync()
+    seg_bytes = sink._segment.path.read_bytes()
+    sink.close()
+    assert sink.quarantined == 1 and sink.in_parquet == 0
+    row = pq.read_table(next(tmp_path.glob("quarantine/**/*.parquet"))).to_pylist()[0]
+    assert row["raw"] == seg_bytes and "could not be written as rows" in row["reason"]
+    assert not list(tmp_path.glob("spool/**/*.wal"))
+
+
+def test_sweep_spares_partials_of_live_writers(tmp_path) -> None:
+    from vectra_capture.store.atomic import sweep_partials
+
+    live = tmp_path / f".a.parquet.{os.getpid()}.partial"
+    dead = tmp_path / ".b.parquet.999999999.partial"
+    live.write_bytes(b"x")
+    dead.write_bytes(b"x")
+    assert sweep_partials(tmp_path) == 1
+    assert live.exists() and not dead.exists()
+
+
+def test_lone_surrogates_survive_the_roll_and_a_restart(tmp_path) -> None:
+    """Half an emoji (`\\ud83d`) in a username: the row lands (cleaned), raw_json keeps the escape."""
+    import json
+
+    paths = DataPaths(tmp_path)
+    frame = '["newChatMessage",{"username":"ab\\ud83d","message":"x\\udc00y"}]'
+    payload = json.loads(frame)[1]
+    sink = RawSink(paths, "sess")
+    sink.append(RawRecord("ws_event", TS, 1, "public_ws", "sess", frame.encode(), event_name="newChatMessage",
+                          username=payload["username"]))
+    sink.close()
+    row = pq.read_table(next(tmp_path.glob("events_parquet/**/*.parquet"))).to_pylist()[0]
+    assert row["username"] == "ab\ufffd" and row["raw_json"] == frame
+    assert json.loads(row["raw_json"])[1]["message"] == "x\udc00y"

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 LIVE_URL = "https://backend.rugs.fun?frontend-version=1.0"
 LIVE_HEADERS = {"Origin": "https://rugs.fun"}
 CAPTURE_LOCK = "capture"
+STABLE_SECONDS = 30.0  # a connection that lasted this long resets the reconnect backoff
 
 
 @dataclass
@@ -55,6 +56,10 @@ class CaptureConfig:
 
 def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, tz=UTC).isoformat() if ts else None
+
+
+class CaptureFailed(RuntimeError):
+    pass
 
 
 class CaptureDaemon:
@@ -89,12 +94,24 @@ class CaptureDaemon:
         self._record("system_event", json.dumps(details, default=str).encode(), event_name=name)
 
     def on_frame(self, data: Any, direction: str) -> bool:
-        """Called by the client for every Engine.IO message. True = consumed (not dispatched)."""
+        """Called by the client for every Engine.IO message. True = consumed (not dispatched).
+        Never raises: whatever goes wrong, the frame is quarantined with the reason."""
+        try:
+            return self._on_frame(data, direction)
+        except Exception as exc:
+            log.exception("frame could not be captured; quarantining it")
+            self._quarantine(data, direction, f"capture error: {type(exc).__name__}: {exc}")
+            return True
+
+    def _quarantine(self, data: Any, direction: str, reason: str) -> None:
+        raw = data if isinstance(data, bytes) else str(data).encode("utf-8", "surrogatepass")
+        self.received += direction == "received"
+        self._record(QUARANTINE, raw, direction=direction, origin_file=f"socket:{direction}", reason=reason)
+
+    def _on_frame(self, data: Any, direction: str) -> bool:
         parsed = parse_frame(data, self.config.max_frame_bytes)
         if isinstance(parsed, FrameError):
-            raw = data if isinstance(data, bytes) else str(data).encode("utf-8", "surrogateescape")
-            self.received += direction == "received"
-            self._record(QUARANTINE, raw, direction=direction, origin_file=f"socket:{direction}", reason=parsed.reason)
+            self._quarantine(data, direction, parsed.reason)
             return True
         if parsed.event_name is None:
             return False  # connect / disconnect / connect_error: python-socketio handles them
@@ -102,7 +119,7 @@ class CaptureDaemon:
         payload = parsed.payload
         game_id, player_id, username = envelope_ids(payload)
         self._record(
-            "ws_event", parsed.json_text.encode(), direction=direction, event_name=parsed.event_name,
+            "ws_event", parsed.json_text.encode("utf-8", "surrogatepass"), direction=direction, event_name=parsed.event_name,
             game_id=game_id, player_id=player_id, username=username,
         )
         if parsed.event_name == "gameStateUpdate":
@@ -131,6 +148,7 @@ class CaptureDaemon:
             "system_events": w.durable["system_event"] if w else 0,
             "in_parquet": sink.in_parquet if sink else 0,
             "spool_depth": sink.spool_depth if sink else 0,
+            "segments_compacting": sink.compacting if sink else 0,
             "queue_depth": w.queue_depth if w else 0,
             "last_flush": _iso(sink.last_sync) if sink else None,
             "last_roll": _iso(sink.last_roll) if sink else None,
@@ -165,6 +183,9 @@ class CaptureDaemon:
                 self.system_event("session_end", received=self.received)
                 await asyncio.to_thread(self.writer.stop)
                 await asyncio.to_thread(remove_run_file, self.paths, STATUS_FILE)
+            if self.writer.error is not None:
+                raise CaptureFailed(f"the writer failed: {self.writer.error!r}; what was fsynced is in the spool "
+                                    "and is recovered on the next start") from self.writer.error
             return self.status()
         finally:
             lock.release()
@@ -219,7 +240,7 @@ class CaptureDaemon:
                 attempt += 1
                 await _quietly(client.disconnect())
                 continue
-            attempt = 0
+            connected_at = time.monotonic()
             stop = asyncio.create_task(self._stop.wait())
             dropped = asyncio.create_task(self._disconnected.wait())
             await asyncio.wait({stop, dropped}, return_when=asyncio.FIRST_COMPLETED)
@@ -230,7 +251,8 @@ class CaptureDaemon:
                 await _quietly(client.disconnect())
                 return
             await _quietly(client.disconnect())
-            attempt = 1
+            # Back off from a server that accepts and drops at once; start over after a stable link.
+            attempt = 1 if time.monotonic() - connected_at >= STABLE_SECONDS else attempt + 1
 
     async def _stopped_within(self, seconds: float) -> bool:
         with contextlib.suppress(TimeoutError):

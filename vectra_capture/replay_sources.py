@@ -87,7 +87,9 @@ def load_recordings(paths: list[Path]) -> Recording:
         files += sorted(f for f in p.rglob("*") if f.suffix in {".jsonl", ".parquet"}) if p.is_dir() else [p]
     out = Recording()
     for f in files:
-        if f.suffix == ".parquet":
+        if f.suffix == ".parquet" and "doc_type=" in f.as_posix() and "doc_type=ws_event" not in f.as_posix():
+            out.skipped["Parquet file that is not ws_event"] += 1
+        elif f.suffix == ".parquet":
             _load_parquet(f, out)
         else:
             _load_jsonl(f, out)

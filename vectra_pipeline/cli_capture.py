@@ -21,7 +21,7 @@ from vectra_pipeline.cli_common import data_dir_option, emit_json, json_option, 
 def capture(url: str | None, source: str, watchdog: float, flush_interval: float, roll_seconds: float,
             transport: tuple[str, ...], data_dir: str | None) -> None:
     """Run the capture daemon in the foreground until SIGINT/SIGTERM (which flush everything)."""
-    from vectra_capture.daemon import LIVE_HEADERS, LIVE_URL, CaptureConfig, run_daemon
+    from vectra_capture.daemon import LIVE_HEADERS, LIVE_URL, CaptureConfig, CaptureFailed, run_daemon
     from vectra_capture.store import LockHeld
 
     paths = resolve_paths(data_dir)
@@ -40,6 +40,8 @@ def capture(url: str | None, source: str, watchdog: float, flush_interval: float
         final = run_daemon(config)
     except LockHeld as exc:
         raise click.ClickException(f"another capture daemon is writing into {paths.root} ({exc})") from exc
+    except CaptureFailed as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(
         f"stopped: received {final['received']}, written {final['written']}, "
         f"quarantined {final['quarantined']}, in Parquet {final['in_parquet']}",

@@ -84,12 +84,30 @@ def remove_empty_dirs(top: Path) -> None:
             os.rmdir(dirpath)
 
 
+def _writer_alive(tmp: Path) -> bool:
+    """Temp names carry the writer's pid (`.<name>.<pid>.partial`)."""
+    try:
+        pid = int(tmp.name[: -len(PARTIAL_SUFFIX)].rsplit(".", 1)[1])
+    except (IndexError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def sweep_partials(top: Path) -> int:
-    """Delete temp files left by a writer that died mid-write. Returns how many."""
+    """Delete temp files whose writer died mid-write (never those of a live process, such as a
+    Dagster run writing a partition right now). Returns how many."""
     if not top.is_dir():
         return 0
     count = 0
     for tmp in top.rglob(f".*{PARTIAL_SUFFIX}"):
+        if _writer_alive(tmp):
+            continue
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
             count += 1

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from vectra_capture.envelope import QUARANTINE, RawRecord
 from vectra_capture.paths import DataPaths
-from vectra_capture.store.atomic import remove_file, sweep_partials
+from vectra_capture.store.atomic import remove_empty_dirs, remove_file, sweep_partials
 from vectra_capture.store.partitions import write_records
 from vectra_capture.store.spool import SpoolSegment, list_segments, read_segment, segment_path
 
@@ -53,10 +54,30 @@ def compact_segment(paths: DataPaths, seg: Path) -> CompactResult:
                 reason=f"spool tail not a whole record: {contents.torn_reason}",
             ),
         ]
-    files = write_records(paths, records, session_id) if records else []
+    try:
+        files = write_records(paths, records, session_id) if records else []
+    except Exception as exc:  # never let one bad segment block every later recovery
+        log.exception("spool segment %s could not be written as rows: quarantining it whole", seg)
+        files = write_records(paths, [_whole_segment(seg, session_id, records, exc)], session_id)
+        remove_file(seg)
+        return CompactResult(0, 1, len(files))
     remove_file(seg)
     n_quarantined = sum(r.doc_type == QUARANTINE for r in records)
     return CompactResult(len(records) - n_quarantined, n_quarantined, len(files))
+
+
+def _whole_segment(seg: Path, session_id: str, records: list[RawRecord], exc: Exception) -> RawRecord:
+    first = records[0] if records else None
+    return RawRecord(
+        QUARANTINE,
+        first.ts_us if first else int(seg.stat().st_mtime * 1e6),
+        first.seq if first else 0,
+        first.source if first else "unknown",
+        session_id,
+        seg.read_bytes(),
+        origin_file=f"spool/{session_id}/{seg.name}",
+        reason=f"spool segment could not be written as rows ({type(exc).__name__}: {exc}); bytes kept whole",
+    )
 
 
 def recover_spool(paths: DataPaths, skip_session: str | None = None) -> CompactResult:
@@ -79,7 +100,8 @@ def recover_spool(paths: DataPaths, skip_session: str | None = None) -> CompactR
 
 
 class RawSink:
-    """Owned by one thread (the daemon's writer); not thread-safe by design."""
+    """Owned by one thread (the daemon's writer). Rolled segments are compacted on a helper
+    thread, so fsyncs of new records never wait for Parquet encoding."""
 
     def __init__(
         self,
@@ -101,6 +123,8 @@ class RawSink:
         self.pending = 0  # appended but not yet fsynced
         self.last_sync: float | None = None  # wall-clock time of the last fsync
         self.last_roll: float | None = None
+        self._compactor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vectra-compact")
+        self._compacting: list[Future[CompactResult]] = []
 
     @property
     def spool_depth(self) -> int:
@@ -127,21 +151,34 @@ class RawSink:
             seg.bytes >= self.roll_bytes or time.monotonic() - self._opened_at >= self.roll_seconds
         )
 
-    def roll(self) -> CompactResult:
-        """Close the open segment and land it in Parquet."""
+    def roll(self) -> None:
+        """Close the open segment (durably) and hand it to the compactor; the next append opens
+        a fresh segment at once."""
         if self._segment is None:
-            return CompactResult()
+            return
         self.sync()
         seg = self._segment
         seg.close()
         self._segment = None
-        res = compact_segment(self.paths, seg.path)
+        future = self._compactor.submit(compact_segment, self.paths, seg.path)
+        future.add_done_callback(self._compacted)
+        self._compacting = [f for f in self._compacting if not f.done()] + [future]
+
+    def _compacted(self, future: Future[CompactResult]) -> None:
+        if future.exception() is not None:  # the segment stays in the spool for the next recovery
+            log.error("compacting a spool segment failed: %s", future.exception())
+            return
+        res = future.result()
         self.in_parquet += res.records
         self.quarantined += res.quarantined
         self.last_roll = time.time()
-        return res
 
-    def close(self) -> CompactResult:
-        res = self.roll()
-        shutil.rmtree(self.paths.spool / self.session_id, ignore_errors=True)
-        return res
+    @property
+    def compacting(self) -> int:
+        return sum(not f.done() for f in self._compacting)
+
+    def close(self) -> None:
+        """Roll what is left and wait until every segment is in Parquet."""
+        self.roll()
+        self._compactor.shutdown(wait=True)
+        remove_empty_dirs(self.paths.spool / self.session_id)  # a segment that failed stays for recovery
