@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -25,6 +26,17 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> tuple[DataPaths, dict]
     paths = DataPaths.resolve(tmp_path_factory.mktemp("data"))
     summary = import_legacy([FIXTURES], paths, legacy_root=FIXTURES)
     return paths, summary
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _expected_utc(naive: str) -> datetime:
+    """Naive New York text -> naive UTC with the offset written out (no zoneinfo): EDT (+4 h) before
+    2025-11-02 01:00 local, EST (+5 h) from 02:00; the ambiguous hour between is not in the fixtures."""
+    local = datetime.fromisoformat(naive)
+    assert not datetime(2025, 11, 2, 1) <= local < datetime(2025, 11, 2, 2), naive
+    return local + timedelta(hours=4 if local < datetime(2025, 11, 2, 1) else 5)
 
 
 def _ws(paths: DataPaths) -> str:
@@ -83,7 +95,7 @@ def test_rows_follow_the_contract(imported: tuple[DataPaths, dict]) -> None:
         assert raw == plain.clean_texts[line]  # the record text exactly as in the file
         assert event == "legacy." + rec["type"] and game_id == rec["game_id"]
         assert (source, doc_type, session, direction) == ("replay", "ws_event", sid, "received")
-        assert ts[:19] > rec["timestamp"][:19]  # UTC is later than US-Eastern wall time
+        assert ts == _expected_utc(rec["timestamp"]).strftime("%Y-%m-%dT%H:%M:%S.%f")
     # seq strictly increasing per session, across all dates of a file
     dup = query(f"SELECT session_id, seq, count(*) c FROM {_ws(paths)} GROUP BY 1, 2 HAVING c > 1")
     assert dup == []
@@ -92,6 +104,14 @@ def test_rows_follow_the_contract(imported: tuple[DataPaths, dict]) -> None:
                 f"WHERE strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d') <> CAST(date AS VARCHAR)")
     assert bad == [(0,)]
     assert summary["dates"] == ["2025-10-29", "2025-10-30", "2025-10-31", "2025-11-02"]
+    # every game record of every file, on both sides of the 2025-11-02 06:00 UTC change
+    sides = {4: 0, 5: 0}
+    for raw, ts_us in query(f"SELECT raw_json, epoch_us(ts) FROM {_ws(paths)} WHERE event_name LIKE 'legacy.%'"):
+        naive = json.loads(raw)["timestamp"]
+        expect = _expected_utc(naive)
+        assert ts_us == (expect - _EPOCH) // timedelta(microseconds=1), naive
+        sides[round((expect - datetime.fromisoformat(naive)) / timedelta(hours=1))] += 1
+    assert sides[4] > 0 and sides[5] > 0
 
 
 def test_rerun_is_idempotent_and_cheap(imported: tuple[DataPaths, dict], tmp_path: Path) -> None:

@@ -208,3 +208,24 @@ def test_capture_header_and_unknown_formats(tmp_path: Path) -> None:
     lf = read_legacy_file(unk, tmp_path)
     assert lf.format == UNKNOWN and not lf.records and lf.counters.balanced()
     assert lf.counters.quarantined == 2 and "unknown legacy format" in lf.quarantined[0].reason
+
+
+def test_dst_fall_back_second_pass_reads_as_est(tmp_path: Path) -> None:
+    """01:00-01:59 local happens twice on 2025-11-02. A recording's time never goes backwards, so once
+    01:59:59 EDT was seen, 01:00:05 is the second pass (EST), not an hour earlier."""
+    local = ["2025-11-02T01:30:00", "2025-11-02T01:59:59", "2025-11-02T01:00:05", "2025-11-02T01:30:00"]
+    expect_utc = ["2025-11-02T05:30:00", "2025-11-02T05:59:59", "2025-11-02T06:00:05", "2025-11-02T06:30:00"]
+    # microseconds too: the fast path (per-minute) and the 26-char form must agree
+    lines = [json.dumps({"type": "tick", "timestamp": t, "game_id": "20251102-aa", "tick": i})
+             for i, t in enumerate(local)]
+    lines.insert(2, json.dumps({"type": "tick", "timestamp": "2025-11-02T01:59:59.500000", "game_id": "g"}))
+    expect_utc.insert(2, "2025-11-02T05:59:59.500000")
+    path = tmp_path / "game_dst.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    for _ in range(2):  # twice: a second read must not be served a cached first-pass reading
+        recs = read_legacy_file(path, tmp_path).records
+        got = [r.ts.replace(tzinfo=None) for r in recs]
+        assert got == [datetime.fromisoformat(t) for t in expect_utc]
+        assert all(a < b for a, b in zip(got, got[1:], strict=False))
+    # without an earlier record an ambiguous time keeps the first (EDT) reading
+    assert to_utc_us("2025-11-02T01:30:00") == to_utc_us("2025-11-02T05:30:00+00:00")

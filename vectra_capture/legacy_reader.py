@@ -33,13 +33,15 @@ brace because another writer's bytes landed there) is NOT repaired: its last val
 so it goes to quarantine as a fragment instead of being guessed.
 
 Timestamps: naive values are America/New_York local time (zoneinfo, DST-aware; the data crosses the
-2025-11-02 change), values with an offset are honoured, numbers are epoch s/ms/us by magnitude.
+2025-11-02 change; an ambiguous 01:xx fall-back time is read as EDT unless that would put it before
+the file's previous record, then as EST), values with an offset are honoured, numbers are epoch s/ms/us by magnitude.
 All are returned as UTC microseconds. ``gameid_date_mismatch`` counts records whose gameId date
 (``YYYYMMDD-...``, a UTC date) differs from the record's UTC date.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import json.scanner
@@ -141,7 +143,7 @@ class Counters:
 @dataclass(slots=True)
 class LegacyFile:
     path: Path
-    rel: str  # file name relative to the legacy root (posix)
+    rel: str  # the key: name relative to the legacy root (posix), else the absolute path
     format: str
     size: int
     mtime_ns: int
@@ -159,11 +161,13 @@ class LegacyFile:
 # ---------------------------------------------------------------- timestamps
 
 
-def to_utc_us(value: Any) -> int | None:
-    """A legacy timestamp as UTC microseconds; None when it is not a timestamp."""
+def to_utc_us(value: Any, after: int | None = None) -> int | None:
+    """A legacy timestamp as UTC microseconds; None when it is not a timestamp. `after`: the previous
+    record's UTC time in the same file, used to place an ambiguous fall-back local time (see
+    `_naive_local_us`)."""
     if isinstance(value, str):
-        fast = _fast_local_us(value)
-        return fast if fast is not None else _slow_to_utc_us(value)
+        fast = _fast_local_us(value, after)
+        return fast if fast is not None else _slow_to_utc_us(value, after)
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
@@ -175,50 +179,75 @@ def to_utc_us(value: Any) -> int | None:
     return None
 
 
-def _slow_to_utc_us(value: str) -> int | None:
+def _local_starts(naive: datetime) -> tuple[int, int]:
+    """UTC microseconds of a naive New York time read with fold=0 and with fold=1 (equal unless the
+    time is ambiguous or skipped on a DST night)."""
+    early = naive.replace(tzinfo=LOCAL_TZ, fold=0)
+    late = naive.replace(tzinfo=LOCAL_TZ, fold=1)
+    return (early - EPOCH) // ONE_US, (late - EPOCH) // ONE_US
+
+
+def _pick(early: int, late: int, after: int | None) -> int:
+    """fold=0 (EDT) unless the time is ambiguous and fold=0 would go back before the previous record:
+    time never runs backwards within one recording, so it is the second (EST) pass."""
+    if late > early and after is not None and early < after:
+        return late
+    return early
+
+
+def _slow_to_utc_us(value: str, after: int | None = None) -> int | None:
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=LOCAL_TZ)  # fold=0: an ambiguous 01:xx on the DST night reads as EDT
+        return _pick(*_local_starts(dt), after)
     return (dt - EPOCH) // ONE_US
 
 
 # Naive "YYYY-MM-DDTHH:MM:SS[.ffffff]" is the common case: the UTC offset is constant within one wall
-# clock minute, so the minute's UTC start is computed once (by the slow path, same DST rule) and cached.
+# clock minute, so the minute's UTC start is computed once and cached. Minutes that are ambiguous or
+# skipped on a DST night are never cached: their reading depends on the previous record (`after`).
 _MINUTE_CACHE: dict[str, int | None] = {}
 
 
-def _fast_local_us(value: str) -> int | None:
+def _fast_local_us(value: str, after: int | None = None) -> int | None:
     n = len(value)
     if n != 26 and n != 19:
         return None
     minute = value[:16]
     start = _MINUTE_CACHE.get(minute, -1)
+    late = None
     if start == -1:
         if len(_MINUTE_CACHE) > 500_000:
             _MINUTE_CACHE.clear()
-        ok = minute[10] == "T" and minute[:4].isdigit()
-        start = _MINUTE_CACHE[minute] = _slow_to_utc_us(minute + ":00") if ok else None
+        start = None
+        if minute[10] == "T" and minute[:4].isdigit():
+            with contextlib.suppress(ValueError):  # e.g. month 13: not a timestamp
+                start, late = _local_starts(datetime.fromisoformat(minute + ":00"))
+        if late == start:
+            _MINUTE_CACHE[minute] = start
+            late = None
     if start is None or value[16] != ":":
         return None
     sec = value[17:19]
     if not sec.isdigit() or sec > "59":
         return None
-    us = start + int(sec) * 1_000_000
+    offset = int(sec) * 1_000_000
     if n == 26:
         frac = value[20:]
         if value[19] != "." or not frac.isdigit():
             return None
-        us += int(frac)
-    return us
+        offset += int(frac)
+    if late is not None:
+        return _pick(start + offset, late + offset, after)
+    return start + offset
 
 
-def _record_ts(obj: dict[str, Any], keys: tuple[str, ...] = _TS_KEYS) -> int | None:
+def _record_ts(obj: dict[str, Any], keys: tuple[str, ...] = _TS_KEYS, after: int | None = None) -> int | None:
     for key in keys:
         if key in obj:
-            ts = to_utc_us(obj[key])
+            ts = to_utc_us(obj[key], after)
             if ts is not None:
                 return ts
     return None
@@ -293,8 +322,16 @@ class _Builder:
     def __init__(self, fmt: str) -> None:
         self.fmt = fmt
         self.meta_game_id: str | None = None
+        self.prev_ts: int | None = None  # the last record's UTC time: places ambiguous DST times
 
     def build(self, obj: Any, text: str, line_no: int, salvaged: bool) -> LegacyRecord | str:
+        rec = self._build(obj, text, line_no, salvaged)
+        if not isinstance(rec, str) and rec.ts_us >= 0:
+            self.prev_ts = rec.ts_us
+        return rec
+
+    def _build(self, obj: Any, text: str, line_no: int, salvaged: bool) -> LegacyRecord | str:
+        after = self.prev_ts
         if not isinstance(obj, dict):
             return f"valid JSON but not a {self.fmt} record (a {type(obj).__name__})"
         fmt = self.fmt
@@ -303,9 +340,9 @@ class _Builder:
             if type(kind) is not str:
                 return "valid JSON but not a game record (no string 'type')"
             ts_value = obj.get("timestamp")
-            ts = _fast_local_us(ts_value) if type(ts_value) is str else None
+            ts = _fast_local_us(ts_value, after) if type(ts_value) is str else None
             if ts is None:
-                ts = _record_ts(obj)
+                ts = _record_ts(obj, _TS_KEYS, after)
             if ts is None:
                 return "game record without a usable timestamp"
             gid = obj.get("game_id") or obj.get("gameId")
@@ -320,13 +357,13 @@ class _Builder:
                 gid = meta.get("game_id", meta.get("gameId"))
                 if isinstance(gid, str):
                     self.meta_game_id = gid
-                ts = _record_ts(meta, _META_TS_KEYS)
+                ts = _record_ts(meta, _META_TS_KEYS, after)
                 # A header without its own time takes its neighbour's (fixed up in read_legacy_file).
                 return LegacyRecord(
                     0, line_no, ts if ts is not None else -1, "metadata", "legacy.metadata", obj, obj, [],
                     text, salvaged, game_id=gid if isinstance(gid, str) else None,
                 )
-            ts = _record_ts(obj)
+            ts = _record_ts(obj, _TS_KEYS, after)
             if ts is None:
                 return "tick record without a usable timestamp"
             gid = obj.get("game_id", obj.get("gameId", self.meta_game_id))
@@ -340,7 +377,7 @@ class _Builder:
             name, ts_value = obj.get("event"), obj.get("ts")
         if not isinstance(name, str) or "data" not in obj and fmt == FEED_SAMPLE:
             return f"valid JSON but not a {fmt} record (no event name/data)"
-        ts = to_utc_us(ts_value)
+        ts = to_utc_us(ts_value, after)
         if ts is None:
             return f"{fmt} record without a usable timestamp"
         args = socketio_args(obj.get("data"))
@@ -436,14 +473,15 @@ def _unsalvageable_reason(text: str, error: str) -> str:
 
 
 def relative_name(path: Path, root: Path | None) -> str:
-    """The file's name relative to the legacy root (its bare name if it is outside the root)."""
+    """The file's key: its name relative to `root` when it lies under it, else its absolute resolved
+    path (a bare name would let two folders' same-named files overwrite each other's rows)."""
     path = path.resolve()
     if root is not None:
         try:
             return path.relative_to(root.resolve()).as_posix()
         except ValueError:
             pass
-    return path.name
+    return path.as_posix()
 
 
 def read_legacy_file(path: str | Path, root: str | Path | None = None) -> LegacyFile:

@@ -50,8 +50,10 @@ def import_cmd(sources: tuple[str, ...], force: bool, workers: int, data_dir: st
         bar.close()
     if as_json:
         emit_json(summary)
-        return
-    _print_human(summary)
+    else:
+        _print_human(summary)
+    if summary["failed"]:
+        sys.exit(1)  # after the summary: the other files were imported, failed ones are retried next run
 
 
 def _print_human(s: dict) -> None:
@@ -63,9 +65,12 @@ def _print_human(s: dict) -> None:
             click.echo(f"{r['file'][-44:]:<44} {r['format']:<11} {r['lines']:>6} {r['imported']:>6} "
                        f"{r['salvaged']:>5} {r['quarantined']:>5} {r['fragments']:>5}")
         click.echo("")
+    failed = [r for r in s["per_file"] if r["status"] == "failed"]
+    for r in failed:
+        click.echo(f"FAILED {r['file']}: {r['detail']}", err=True)
     rows = [
         ("files", f"{s['files']} ({s['imported_files']} imported, {s['skipped']} skipped unchanged, "
-                  f"{s['unknown_format']} unknown format)"),
+                  f"{s['unknown_format']} unknown format, {s['failed']} failed)"),
         ("lines", s["lines"]),
         ("  imported whole", s["imported"]),
         ("  salvaged", f"{s['salvaged']} lines -> {s['salvaged_records']} records "

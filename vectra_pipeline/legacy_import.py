@@ -5,10 +5,16 @@ Rows follow CONTRACTS.md (legacy import): one Parquet file per (source file, UTC
 `legacy-<sha1(rel)[:16]>.parquet`, written with store.replace_file_set so a re-import replaces the
 file's old rows wherever they were; quarantine rows go to the same name under quarantine/replay/.
 
-Change detection (manifests/legacy_import.json, keyed by the file name relative to the legacy root):
+A file's key (manifest key, origin_file, session_id and Parquet name are all derived from it) is its
+name relative to the legacy root, or its absolute path when it lies outside that root (so two folders
+holding the same file name never share rows).
+
+Change detection (manifests/legacy_import.json, keyed by the file's key):
 same size and mtime -> skipped without reading; otherwise the sha256 decides (same content, new
 mtime -> skipped, manifest refreshed); a changed file, a new file or a new READER_VERSION -> imported.
 Files that vanished from the legacy dir keep their rows (history is not deleted by accident).
+A file whose import raises is recorded as `failed` (its manifest entry is left as it was, so the next
+run tries it again) and the run goes on with the other files.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -29,10 +36,10 @@ from vectra_capture.paths import DataPaths, default_legacy_dir
 log = logging.getLogger(__name__)
 
 MANIFEST = "legacy_import"
-READER_VERSION = 1  # bump when the reader or the row shape changes: every file is re-imported
+READER_VERSION = 2  # v2: DST fall-back times placed by order, outside-root keys are absolute. Bump when the reader or the row shape changes: every file is re-imported
 SOURCE = "replay"
 DOC_TYPE = "ws_event"
-_US_PER_DAY = 86_400_000_000
+_US_PER_DAY = 86_400_000_000  # the UTC day of a ts_us: ts_us // _US_PER_DAY (same as store.utc_date)
 _TOTAL_KEYS = (
     "lines", "imported", "salvaged", "salvaged_records", "fragments", "quarantined", "blank",
     "records", "gameid_date_mismatch",
@@ -43,8 +50,8 @@ _TOTAL_KEYS = (
 class FileResult:
     """One file's outcome; counters are the reader's (see legacy_reader's docstring)."""
 
-    file: str  # relative name (the manifest key)
-    status: str  # imported | skipped | unknown_format
+    file: str  # the file's key (the manifest key)
+    status: str  # imported | skipped | unknown_format | failed
     format: str
     lines: int = 0
     imported: int = 0
@@ -59,7 +66,7 @@ class FileResult:
     bytes: int = 0
     games: list[str] = field(default_factory=list)
     dates: list[str] = field(default_factory=list)
-    detail: str = ""
+    detail: str = ""  # unknown format: why; failed: the error
 
 
 # ---------------------------------------------------------------- naming
@@ -73,31 +80,27 @@ def parquet_name_for(rel: str) -> str:
     return f"legacy-{hashlib.sha1(rel.encode()).hexdigest()[:16]}.parquet"
 
 
-def _date_of(ts_us: int) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp((ts_us // _US_PER_DAY) * 86_400, tz=UTC).strftime("%Y-%m-%d")
-
-
 # ---------------------------------------------------------------- discovery
 
 
-def discover(sources: Iterable[str | Path] | None, legacy_root: Path | None = None) -> list[tuple[Path, Path]]:
+def discover(
+    sources: Iterable[str | Path] | None, legacy_root: Path | None = None
+) -> list[tuple[Path, Path | None]]:
     """(file, root) pairs, sorted, de-duplicated. Directories are walked for *.jsonl. The root is the
-    legacy root when the path lies under it (so names never depend on how the import was called),
-    else the given directory (or a file's folder)."""
+    legacy root when the path lies under it (so keys never depend on how the import was called), else
+    None: the file is keyed by its absolute path."""
     legacy_root = (legacy_root or default_legacy_dir()).expanduser().resolve()
     items = [Path(s).expanduser().resolve() for s in (sources or [legacy_root])]
-    out: dict[Path, Path] = {}
+    out: dict[Path, Path | None] = {}
     for item in items:
         under_root = item == legacy_root or legacy_root in item.parents
         if item.is_dir():
-            root = legacy_root if under_root else item
+            root = legacy_root if under_root else None
             for f in sorted(item.rglob("*.jsonl")):
                 if f.is_file():
                     out.setdefault(f, root)
         elif item.is_file():
-            out.setdefault(item, legacy_root if under_root else item.parent)
+            out.setdefault(item, legacy_root if under_root else None)
         else:
             raise FileNotFoundError(f"legacy path not found: {item}")
     return sorted(out.items())
@@ -111,6 +114,8 @@ def _ws_tables(lf: LegacyFile, session_id: str) -> dict[str, Any]:
     import pyarrow as pa
 
     from vectra_capture.envelope import WS_EVENT_SCHEMA
+    from vectra_capture.store import utc_date
+    from vectra_capture.store.partitions import text_array
 
     by_day: dict[int, list] = {}
     for rec in lf.records:
@@ -120,23 +125,40 @@ def _ws_tables(lf: LegacyFile, session_id: str) -> dict[str, Any]:
         n = len(recs)
         cols = {
             "ts": pa.array([r.ts_us for r in recs], type=pa.int64()).cast(WS_EVENT_SCHEMA.field("ts").type),
-            "source": pa.array([SOURCE] * n, type=pa.string()),
-            "doc_type": pa.array([DOC_TYPE] * n, type=pa.string()),
-            "session_id": pa.array([session_id] * n, type=pa.string()),
-            "game_id": pa.array([r.game_id for r in recs], type=pa.string()),
-            "player_id": pa.array([r.player_id for r in recs], type=pa.string()),
-            "username": pa.array([r.username for r in recs], type=pa.string()),
+            "source": text_array([SOURCE] * n),
+            "doc_type": text_array([DOC_TYPE] * n),
+            "session_id": text_array([session_id] * n),
+            "game_id": text_array([r.game_id for r in recs]),
+            "player_id": text_array([r.player_id for r in recs]),
+            "username": text_array([r.username for r in recs]),
             "seq": pa.array([r.index for r in recs], type=pa.int64()),
-            "direction": pa.array([r.direction for r in recs], type=pa.string()),
-            "raw_json": pa.array([r.raw_json() for r in recs], type=pa.string()),
-            "event_name": pa.array([r.event_name for r in recs], type=pa.string()),
-            "origin_file": pa.array([lf.rel] * n, type=pa.string()),
+            "direction": text_array([r.direction for r in recs]),
+            "raw_json": _raw_json_array([r.raw_json() for r in recs]),
+            "event_name": text_array([r.event_name for r in recs]),
+            "origin_file": text_array([lf.rel] * n),
             "origin_line": pa.array([r.line_no for r in recs], type=pa.int64()),
         }
-        tables[_date_of(day * _US_PER_DAY)] = pa.Table.from_arrays(
+        tables[utc_date(day * _US_PER_DAY)] = pa.Table.from_arrays(
             [cols[f.name] for f in WS_EVENT_SCHEMA], schema=WS_EVENT_SCHEMA
         )
     return tables
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _raw_json_array(values: list[str]) -> Any:
+    """raw_json as a string column. A lone surrogate (half an emoji, `\\ud83d` in the file) cannot be
+    stored as UTF-8; inside JSON text it can only sit in a string value, so it is written back as its
+    escape: the text stays valid JSON that decodes to the same value (only when needed: it is rare)."""
+    import pyarrow as pa
+
+    from vectra_capture.store.partitions import text_array
+
+    try:
+        return pa.array(values, type=pa.string())
+    except (UnicodeEncodeError, pa.ArrowInvalid):
+        return text_array([_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", v) for v in values])
 
 
 def _quarantine_tables(lf: LegacyFile, session_id: str) -> dict[str, Any]:
@@ -145,6 +167,8 @@ def _quarantine_tables(lf: LegacyFile, session_id: str) -> dict[str, Any]:
     import pyarrow as pa
 
     from vectra_capture.envelope import QUARANTINE_SCHEMA
+    from vectra_capture.store import utc_date
+    from vectra_capture.store.partitions import text_array
 
     if not lf.quarantined:
         return {}
@@ -162,20 +186,20 @@ def _quarantine_tables(lf: LegacyFile, session_id: str) -> dict[str, Any]:
         n = len(rows)
         cols = {
             "ts": pa.array([r[0] for r in rows], type=pa.int64()).cast(QUARANTINE_SCHEMA.field("ts").type),
-            "source": pa.array([SOURCE] * n, type=pa.string()),
-            "session_id": pa.array([session_id] * n, type=pa.string()),
+            "source": text_array([SOURCE] * n),
+            "session_id": text_array([session_id] * n),
             "seq": pa.array([r[1] for r in rows], type=pa.int64()),
-            "origin": pa.array([f"{lf.rel}:{r[2].line_no}" for r in rows], type=pa.string()),
-            "reason": pa.array([r[2].reason for r in rows], type=pa.string()),
+            "origin": text_array([f"{lf.rel}:{r[2].line_no}" for r in rows]),
+            "reason": text_array([r[2].reason for r in rows]),
             "raw": pa.array([r[2].raw for r in rows], type=pa.binary()),
         }
-        tables[_date_of(day * _US_PER_DAY)] = pa.Table.from_arrays(
+        tables[utc_date(day * _US_PER_DAY)] = pa.Table.from_arrays(
             [cols[f.name] for f in QUARANTINE_SCHEMA], schema=QUARANTINE_SCHEMA
         )
     return tables
 
 
-def import_file(paths: DataPaths, path: Path, root: Path) -> tuple[FileResult, dict[str, Any]]:
+def import_file(paths: DataPaths, path: Path, root: Path | None) -> tuple[FileResult, dict[str, Any]]:
     """Read one file and replace its rows in the store. Returns the result and its manifest entry."""
     from vectra_capture.store import replace_file_set
     from vectra_capture.store.quarantine_files import replace_quarantine_file_set
@@ -195,7 +219,7 @@ def import_file(paths: DataPaths, path: Path, root: Path) -> tuple[FileResult, d
     )
     entry = {
         "size": lf.size, "mtime_ns": lf.mtime_ns, "sha256": lf.sha256, "reader_version": READER_VERSION,
-        "root": str(root), "parquet": name, "imported_at": time.time(), "result": asdict(result),
+        "root": str(root) if root else None, "parquet": name, "imported_at": time.time(), "result": asdict(result),
     }
     return result, entry
 
@@ -250,7 +274,9 @@ def import_legacy(
             if entry is not None:
                 entries[res.file] = entry
                 dirty += 1
-            if res.status == "unknown_format":
+            if res.status == "failed":
+                log.error("%s: import failed, the other files go on (%s)", res.file, res.detail)
+            elif res.status == "unknown_format":
                 log.warning("%s: unknown legacy format (%s); its lines are quarantined", res.file, res.detail)
             if on_file:
                 on_file(res)
@@ -259,10 +285,14 @@ def import_legacy(
                 dirty = 0
 
         try:
-            todo: list[tuple[Path, Path]] = []
+            todo: list[tuple[Path, Path | None]] = []
             for path, root in files:
                 rel = relative_name(path, root)
-                skip, refreshed = (False, None) if force else _unchanged(path, entries.get(rel))
+                try:
+                    skip, refreshed = (False, None) if force else _unchanged(path, entries.get(rel))
+                except Exception as exc:  # e.g. removed since discovery: this file fails, not the run
+                    done(_failed(rel, exc), None)
+                    continue
                 if skip:
                     prev = entries[rel].get("result", {})
                     done(FileResult(**{**prev, "file": rel, "status": "skipped"}), refreshed)
@@ -277,10 +307,23 @@ def import_legacy(
     return summarize(ordered, time.perf_counter() - started, paths)
 
 
+def _failed(rel: str, exc: BaseException) -> FileResult:
+    return FileResult(file=rel, status="failed", format="", detail=f"{type(exc).__name__}: {exc}")
+
+
+def _import_one(paths: DataPaths, path: Path, root: Path | None) -> tuple[FileResult, dict[str, Any] | None]:
+    """import_file, isolated: an error fails this file only (no manifest entry, so it is retried)."""
+    try:
+        return import_file(paths, path, root)
+    except Exception as exc:
+        log.debug("import of %s failed", path, exc_info=True)
+        return _failed(relative_name(path, root), exc), None
+
+
 _PARALLEL_MIN_FILES = 16  # below this, starting worker processes costs more than it saves
 
 
-def _run(paths: DataPaths, todo: list[tuple[Path, Path]], workers: int | None):  # noqa: ANN202
+def _run(paths: DataPaths, todo: list[tuple[Path, Path | None]], workers: int | None):  # noqa: ANN202
     """Yield (result, manifest entry) per file, in completion order."""
     import os
 
@@ -288,7 +331,7 @@ def _run(paths: DataPaths, todo: list[tuple[Path, Path]], workers: int | None): 
     workers = max(1, min(workers, os.cpu_count() or 1))
     if workers <= 1 or len(todo) < _PARALLEL_MIN_FILES:
         for path, root in todo:
-            yield import_file(paths, path, root)
+            yield _import_one(paths, path, root)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -298,16 +341,16 @@ def _run(paths: DataPaths, todo: list[tuple[Path, Path]], workers: int | None): 
     try:
         # spawn, not fork: the caller may be a threaded Dagster run worker
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(import_file, paths, path, root): i for i, (path, root) in pending.items()}
+            futures = {pool.submit(_import_one, paths, path, root): i for i, (path, root) in pending.items()}
             for fut in as_completed(futures):
-                out = fut.result()
+                out = fut.result()  # _import_one never raises; a dead pool raises BrokenProcessPool
                 del pending[futures[fut]]
                 yield out
     except BrokenProcessPool:
         # e.g. a __main__ that spawn cannot re-import (stdin); the rest runs here, rows are idempotent
         log.warning("worker processes unavailable; importing the remaining %d files in-process", len(pending))
         for path, root in pending.values():
-            yield import_file(paths, path, root)
+            yield _import_one(paths, path, root)
 
 
 def summarize(results: list[FileResult], seconds: float, paths: DataPaths) -> dict[str, Any]:
@@ -318,6 +361,7 @@ def summarize(results: list[FileResult], seconds: float, paths: DataPaths) -> di
         "files": len(results),
         "imported_files": sum(r.status == "imported" for r in results),
         "skipped": sum(r.status == "skipped" for r in results),
+        "failed": sum(r.status == "failed" for r in results),
         "unknown_format": sum(r.format == UNKNOWN for r in results),
         **totals,
         "quarantine_rows": sum(r.quarantine_rows for r in done),
@@ -331,8 +375,9 @@ def summarize(results: list[FileResult], seconds: float, paths: DataPaths) -> di
 
 
 def per_file_markdown(summary: dict[str, Any], limit: int = 300) -> str:
-    """The per-file status table (imported and unknown first, then skipped), for asset metadata."""
-    rows = sorted(summary["per_file"], key=lambda r: (r["status"] == "skipped", r["file"]))
+    """The per-file status table (failed first, then imported and unknown, then skipped), for asset
+    metadata."""
+    rows = sorted(summary["per_file"], key=lambda r: (r["status"] != "failed", r["status"] == "skipped", r["file"]))
     out = [
         "| file | status | format | lines | imported | salvaged (records) | quarantined | fragments | blank |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|",

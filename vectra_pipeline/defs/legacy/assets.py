@@ -30,11 +30,15 @@ def legacy_recordings(context: dg.AssetExecutionContext, legacy_import: LegacyIm
         summary["files"], summary["imported_files"], summary["skipped"], summary["records"],
         summary["quarantined"], summary["seconds"],
     )
+    for r in summary["per_file"]:
+        if r["status"] == "failed":
+            context.log.error("legacy import of %s failed: %s", r["file"], r["detail"])
     return dg.MaterializeResult(
         metadata={
             "files": summary["files"],
             "imported_files": summary["imported_files"],
             "skipped_files": summary["skipped"],
+            "failed_files": summary["failed"],
             "unknown_format_files": summary["unknown_format"],
             "lines": summary["lines"],
             "records": summary["records"],
