@@ -239,3 +239,150 @@ def test_plain_lancedb_search_embeds_the_query(data: DataPaths) -> None:
     table = lancedb.connect(str(data.vectors)).open_table("debug_notes")
     hits = table.search("why are prices decimals?").limit(3).to_list()
     assert any(h["id"].endswith("0002-decimals-for-money.md") for h in hits)
+
+
+# ---------------------------------------------------------------- review fixes (time zone, checkpoint, swap, ...)
+
+
+def test_documents_use_utc_whatever_the_machine_time_zone(data: DataPaths, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from vectra_capture.store.vector_tables import write_debug_note
+
+    monkeypatch.setenv("TZ", "America/New_York")  # 00:30 UTC on Nov 6 is 19:30 on Nov 5 in New York
+    time.tzset()
+    try:
+        at = datetime(2025, 11, 6, 0, 30, 5, tzinfo=UTC)
+        template = next(e["data"] for e in sample_events() if e["event_type"] == "standard/newTrade")
+        trade = {**template[-1], "id": str(uuid.uuid4())}
+        rec = RawRecord("ws_event", int(at.timestamp() * 1_000_000), 0, "replay", str(uuid.uuid4()),
+                        json.dumps(["standard/newTrade", template[0], trade]).encode(),
+                        event_name="standard/newTrade", game_id=trade["gameId"], player_id=trade["playerId"])
+        [raw] = write_records(data, [rec], "midnight")
+        note = write_debug_note(data, "written just after midnight UTC", now=at)
+        expected_date, expected_at = at.strftime("%Y-%m-%d"), at.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
+        for table, path, doc_id in (("events", raw, f"trade:{trade['id']}"), ("debug_notes", note, None)):
+            files = vi.sources(data, table)
+            key = vi.vd.rel(data, path)
+            docs = [d for d in vi.build_docs(data, table, [key], files, full=False).docs if d.source_file == key]
+            [doc] = [d for d in docs if doc_id in (None, d.id)]
+            assert doc.date == expected_date and expected_at in doc.text, doc
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+        remove_file(raw)
+        remove_file(note)
+
+
+def test_parallel_builds_keep_both_checkpoint_entries(data: DataPaths) -> None:
+    import threading
+
+    from vectra_capture.store import read_manifest, write_manifest
+
+    ckpt = read_manifest(data, vi.CHECKPOINT)
+    tables = {k: v for k, v in ckpt["tables"].items() if k not in ("code_context", "debug_notes")}
+    write_manifest(data, vi.CHECKPOINT, {**ckpt, "tables": tables})  # both must be written back by the builds
+    embedder = vi.get_embedder()
+    errors: list[BaseException] = []
+
+    def run(table: str) -> None:
+        try:
+            vi.build_table(data, table, full=True, embedder=embedder)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in ("code_context", "debug_notes")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    after = read_manifest(data, vi.CHECKPOINT)["tables"]
+    for table in ("code_context", "debug_notes"):
+        assert set(after[table]["files"]) == set(vi.sources(data, table)), table
+        assert vi.build_table(data, table, full=False, embedder=embedder).embedded == 0
+    assert "events" in after  # the entry of a table not built here is kept too
+
+
+def test_failed_full_build_leaves_the_previous_table(data: DataPaths, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import dataclass
+
+    from vectra_pipeline.embedder import SentenceTransformerEmbedder
+
+    @dataclass
+    class FailingEmbedder(SentenceTransformerEmbedder):
+        fail_on_call: int = 2
+        calls: int = 0
+
+        def embed(self, texts):  # type: ignore[override]
+            self.calls += 1
+            if self.calls == self.fail_on_call:
+                raise RuntimeError("embedding failed mid-build")
+            return super().embed(texts)
+
+    before = table_rows(data, "debug_notes")
+    monkeypatch.setattr(vi, "EMBED_CHUNK", 2)  # several batches, the second one fails
+    with pytest.raises(RuntimeError, match="mid-build"):
+        vi.build_table(data, "debug_notes", full=True, embedder=FailingEmbedder())
+    assert table_rows(data, "debug_notes") == before
+    top = vi.search("why are prices decimals?", table="debug_notes", limit=3, paths=data)
+    assert any(r["id"].endswith("0002-decimals-for-money.md") for r in top)
+    assert vi.build_table(data, "debug_notes", full=False).embedded == 0  # checkpoint untouched
+
+
+def test_moved_model_path_asks_for_a_full_rebuild(data: DataPaths) -> None:
+    from vectra_capture.store import read_manifest, write_manifest
+    from vectra_pipeline.embedder import minilm_path
+
+    ckpt = read_manifest(data, vi.CHECKPOINT)
+    assert ckpt["tables"]["debug_notes"]["model_path"] == minilm_path()
+    moved = {**ckpt["tables"]["debug_notes"], "model_path": str(data.root / "gone-venv" / "all-MiniLM-L6-v2")}
+    write_manifest(data, vi.CHECKPOINT, {**ckpt, "tables": {**ckpt["tables"], "debug_notes": moved}})
+    ok, message = vi.model_check(data, "debug_notes")
+    assert not ok and "rebuild with --full" in message and "gone-venv" in message
+    assert "rebuild with --full" in vi.stats(data)["tables"]["debug_notes"]["error"]
+    with pytest.raises(vi.IndexError_, match="rebuild with --full"):
+        vi.build_table(data, "debug_notes", full=False)  # the no-op path checks it too
+    vi.build_table(data, "debug_notes", full=True)
+    assert vi.model_check(data, "debug_notes")[0]
+    assert read_manifest(data, vi.CHECKPOINT)["tables"]["debug_notes"]["model_path"] == minilm_path()
+    import lancedb
+
+    schema = lancedb.connect(str(data.vectors)).open_table("debug_notes").schema
+    assert json.loads(schema.metadata[b"embedding_functions"])[0]["model"]["name"] == minilm_path()
+
+
+def test_cli_reports_a_held_table_lock(data: DataPaths) -> None:
+    from vectra_capture.store import FileLock, lock_path
+
+    text = "Lock contention note: the nightly build held the debug_notes table"
+    runner = CliRunner()
+    with FileLock(lock_path(data, "vectors_debug_notes")):
+        built = runner.invoke(main, ["index", "build", "--table", "debug_notes", "--data-dir", str(data.root)])
+        assert built.exit_code == 1 and built.exception is not None
+        assert "another index build is running" in built.output and "Traceback" not in built.output
+        added = runner.invoke(main, ["notes", "add", text, "--data-dir", str(data.root)])
+        assert added.exit_code == 0, added.output
+        assert "stored" in added.output and "will be indexed by the next build" in added.output
+    out = vi.build_table(data, "debug_notes", full=False)
+    assert out.embedded == 1
+    assert any(text in r for _, r in table_rows(data, "debug_notes"))
+
+
+def test_changed_games_partition_is_reindexed(data: DataPaths) -> None:
+    import pyarrow.parquet as pq
+
+    game = history_games()[2]
+    first = datetime.fromtimestamp(game["timestamp"] / 1000, tz=UTC)
+    [part] = data.doc_type_dir("games").glob(f"date={first:%Y-%m-%d}/*.parquet")
+    rows = pq.read_table(part).to_pylist()
+    new_peak = Decimal("987.654321")
+    assert all(r["peak"] != new_peak for r in rows)
+    for r in rows:
+        if r["game_id"] == game["id"]:
+            r["peak"] = new_peak
+    replace_partition(data, "games", f"{first:%Y-%m-%d}", pa.Table.from_pylist(rows, schema=pq.read_schema(part)))
+    out = vi.build_table(data, "events", full=False)
+    assert out.files_changed == 1 and out.embedded == 1
+    text = dict(table_rows(data, "events"))[f"game:{game['id']}"]
+    assert "peak multiplier 987.654321x" in text

@@ -31,6 +31,7 @@ def index() -> None:
 @json_option
 def build(mode: str, tables: tuple[str, ...], data_dir: str | None, as_json: bool) -> None:
     """Build the vector tables, fully or incrementally."""
+    from vectra_capture.store import LockHeld
     from vectra_pipeline import vector_index as vi
 
     paths = resolve_paths(data_dir)
@@ -38,6 +39,8 @@ def build(mode: str, tables: tuple[str, ...], data_dir: str | None, as_json: boo
         results = vi.build(paths, full=mode == "full", tables=tables or vi.TABLES, progress=_progress)
     except vi.IndexError_ as exc:
         raise click.ClickException(str(exc)) from exc
+    except LockHeld as exc:  # another build (CLI or Dagster) is writing that table right now
+        raise click.ClickException(f"another index build is running ({exc}); try again when it has finished") from exc
     summary = {
         "mode": mode, "data_dir": str(paths.root),
         "embedded": sum(r.embedded for r in results), "skipped": sum(r.skipped for r in results),
@@ -126,11 +129,15 @@ def add(text: str, no_index: bool, data_dir: str | None, as_json: bool) -> None:
     path = write_debug_note(paths, text)
     out: dict = {"stored": str(path.relative_to(paths.root)), "embedded": 0}
     if not no_index:
+        from vectra_capture.store import LockHeld
         from vectra_pipeline import vector_index as vi
 
-        result = vi.build_table(paths, "debug_notes", full=False)
-        out["embedded"] = result.embedded
+        try:
+            out["embedded"] = vi.build_table(paths, "debug_notes", full=False).embedded
+        except LockHeld:
+            # the note is safe in Parquet; the build holding the table (or the next one) indexes it
+            out["deferred"] = "another index build is running; the note will be indexed by the next build"
     if as_json:
         emit_json(out)
     else:
-        click.echo(f"stored {out['stored']}; {out['embedded']} documents embedded")
+        click.echo(f"stored {out['stored']}; " + out.get("deferred", f"{out['embedded']} documents embedded"))

@@ -12,9 +12,9 @@ def seen_counts(paths) -> dict[str, int]:
     """Rows per event_name in the raw ws_event Parquet (empty when there is none yet)."""
     if not any(paths.doc_type_dir("ws_event").glob("date=*/*.parquet")):
         return {}
-    import duckdb
+    from vectra_pipeline.vector_docs import duck
 
-    con = duckdb.connect()
+    con = duck()
     rows = con.execute(
         "SELECT event_name, count(*) FROM read_parquet(?, union_by_name=true) GROUP BY 1",
         [paths.glob("ws_event")],

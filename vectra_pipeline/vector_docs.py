@@ -48,6 +48,16 @@ def _sha(text: str, n: int = 16) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:n]
 
 
+def duck() -> Any:
+    """An in-memory DuckDB connection pinned to UTC: strftime(ts) and timestamptz values must not follow
+    the machine's time zone (a 23:00 UTC event would get the next day's `date` under TZ=Asia/Tokyo)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    return con
+
+
 def rel(paths: DataPaths, path: Path) -> str:
     return path.relative_to(paths.root).as_posix()
 

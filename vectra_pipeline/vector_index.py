@@ -9,10 +9,12 @@ file is never missed. Nothing new -> nothing is read, nothing is embedded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from vectra_capture.paths import DataPaths
-from vectra_capture.store import FileLock, connect_vectors, lock_path, read_manifest, write_manifest
+from vectra_capture.store import FileLock, LockHeld, connect_vectors, lock_path, read_manifest, write_manifest
 from vectra_capture.store.vector_tables import DEBUG_NOTE, remove_vector_table
 from vectra_pipeline import vector_docs as vd
 from vectra_pipeline.embedder import Embedder, get_embedder
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 
 TABLES = ("events", "code_context", "debug_notes")
 CHECKPOINT = "vector_index_checkpoint"
+CHECKPOINT_LOCK = "vector_checkpoint"  # one lock for the whole checkpoint file (table locks are per table)
+CHECKPOINT_LOCK_WAIT_S = 60.0  # a checkpoint write holds it for milliseconds
 EMBED_CHUNK = 192  # texts per progress step (the model batches inside)
 OPTIMIZE_EVERY = 4  # incremental builds that wrote something between two optimize() calls
 IVF_PQ_MIN_ROWS = 50_000  # below this a flat search is fast enough and an index is not worth training
@@ -126,6 +130,35 @@ def read_checkpoint(paths: DataPaths) -> dict[str, Any]:
         return {}
 
 
+@contextlib.contextmanager
+def checkpoint_lock(paths: DataPaths, wait_s: float = CHECKPOINT_LOCK_WAIT_S) -> Iterator[None]:
+    """The global checkpoint lock, waited for: builds of different tables run in parallel (one Dagster
+    pool per table, `notes add` beside a run) and must not overwrite each other's entries."""
+    lock = FileLock(lock_path(paths, CHECKPOINT_LOCK))
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            lock.acquire()
+            break
+        except LockHeld:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def save_table_entry(paths: DataPaths, table: str, entry: dict[str, Any], embedder: Embedder) -> None:
+    """Read-merge-write under the global lock, replacing only this table's entry."""
+    with checkpoint_lock(paths):
+        ckpt = read_checkpoint(paths)
+        tables = {**ckpt.get("tables", {}), table: entry}
+        write_manifest(paths, CHECKPOINT, {**ckpt, "version": 1, "model": embedder.name, "dim": embedder.dim,
+                                           "tables": tables})
+
+
 # ---------------------------------------------------------------- table schema and model check
 
 
@@ -158,8 +191,55 @@ def open_table(paths: DataPaths, table: str) -> Any:
     return connect_vectors(paths).open_table(table)
 
 
+def model_path(embedder: Embedder) -> str | None:
+    """The local model path plain `lancedb` loads from the table metadata (None for non-path models)."""
+    name = (embedder.lancedb_function().get("model") or {}).get("name")
+    return name if isinstance(name, str) and Path(name).is_absolute() else None
+
+
+def _path_problem(where: str, stored: str | None, current: str | None) -> str | None:
+    """A stored model path that is gone or is not this install's: plain `.search("text")` would fail or
+    load another model (another venv or clone)."""
+    if stored is None or current is None:
+        return None
+    if stored != current:
+        return f"{where} model path {stored} is not this install's {current}"
+    if not Path(stored).exists():
+        return f"{where} model path {stored} no longer exists"
+    return None
+
+
+def _table_model_path(schema: pa.Schema) -> str | None:
+    raw = (schema.metadata or {}).get(b"embedding_functions")
+    if not raw:
+        return None
+    try:
+        funcs = json.loads(raw)
+        name = (funcs[0].get("model") or {}).get("name")
+    except (ValueError, IndexError, AttributeError, TypeError):
+        return None
+    return name if isinstance(name, str) and Path(name).is_absolute() else None
+
+
+def manifest_problems(ckpt: dict[str, Any], table: str, embedder: Embedder) -> list[str]:
+    """The cheap checks (no lancedb import): model name/dimension and model path in the checkpoint."""
+    problems = []
+    if ckpt.get("model") not in (None, embedder.name) or ckpt.get("dim") not in (None, embedder.dim):
+        problems.append(f"manifest says {ckpt.get('model')}/{ckpt.get('dim')}")
+    stored = ckpt.get("tables", {}).get(table, {}).get("model_path")
+    problem = _path_problem("manifest", stored, model_path(embedder))
+    if problem:
+        problems.append(problem)
+    return problems
+
+
+def _mismatch(table: str, problems: list[str], embedder: Embedder) -> str:
+    return (f"{table}: model mismatch ({'; '.join(problems)}; configured {embedder.name}/{embedder.dim}): "
+            f"rebuild with --full")
+
+
 def model_check(paths: DataPaths, table: str, embedder: Embedder | None = None) -> tuple[bool, str]:
-    """(ok, message): manifest, table and configured model must agree on model name and dimension."""
+    """(ok, message): manifest, table and configured model must agree on model name, dimension and path."""
     embedder = embedder or get_embedder()
     if not table_exists(paths, table):
         return True, f"{table}: no table yet"
@@ -171,14 +251,14 @@ def model_check(paths: DataPaths, table: str, embedder: Embedder | None = None) 
     meta = schema.metadata or {}
     t_model = meta.get(b"vectra_model", b"?").decode()
     t_dim = schema.field("vector").type.list_size if "vector" in schema.names else None
-    problems = []
-    if manifest.get("model") not in (None, embedder.name) or manifest.get("dim") not in (None, embedder.dim):
-        problems.append(f"manifest says {manifest.get('model')}/{manifest.get('dim')}")
+    problems = manifest_problems(manifest, table, embedder)
     if t_model != embedder.name or t_dim != embedder.dim:
         problems.append(f"table holds {t_model}/{t_dim}")
+    problem = _path_problem("table", _table_model_path(schema), model_path(embedder))
+    if problem:
+        problems.append(problem)
     if problems:
-        return False, (f"{table}: model mismatch ({'; '.join(problems)}; configured {embedder.name}/"
-                       f"{embedder.dim}): rebuild with --full")
+        return False, _mismatch(table, problems, embedder)
     return True, f"{table}: {embedder.name}/{embedder.dim} everywhere"
 
 
@@ -194,11 +274,9 @@ class DocBatch:
 
 def build_docs(paths: DataPaths, table: str, keys: Iterable[str], files: dict[str, Path], full: bool) -> DocBatch:
     """Documents from the given changed/removed source keys (all sources when full)."""
-    import duckdb
-
     keys = set(keys)
     out = DocBatch(touched=set(keys))
-    con = duckdb.connect()
+    con = vd.duck()
     present = {k for k in keys if k in files}
     if table == "events":
         ws_changed = any(k.startswith((vd.WS_EVENT_AGGREGATE, "manifests/")) for k in keys)
@@ -313,9 +391,9 @@ def _build_locked(paths: DataPaths, table: str, full: bool, embedder: Embedder, 
                          files_removed=len(removed))
     if not full and not changed and not removed:
         # the cheap manifest check only: a no-op must not even import lancedb (the asset check opens the table)
-        if (ckpt.get("model"), ckpt.get("dim")) not in ((embedder.name, embedder.dim), (None, None)):
-            raise IndexError_(f"{table}: model mismatch (manifest says {ckpt.get('model')}/{ckpt.get('dim')}; "
-                              f"configured {embedder.name}/{embedder.dim}): rebuild with --full")
+        problems = manifest_problems(ckpt, table, embedder)
+        if problems:
+            raise IndexError_(_mismatch(table, problems, embedder))
         result.rows = tables_ck.get(table, {}).get("rows", 0)
         result.message = "nothing new: 0 documents embedded"
         return result
@@ -329,20 +407,13 @@ def _build_locked(paths: DataPaths, table: str, full: bool, embedder: Embedder, 
     db = connect_vectors(paths)
     schema = table_schema(embedder)
     if full:
-        if exists:
-            try:
-                db.drop_table(table)
-            except Exception as exc:  # a corrupt table cannot always be dropped by LanceDB
-                log.warning("drop_table(%s) failed (%s); removing its folder", table, exc)
-            remove_vector_table(paths, table)
+        # embed everything first: the previous table answers queries meanwhile and survives a failure
         if batch.docs:
             _warm(embedder, result)
         t0 = time.perf_counter()
         texts, vectors = embed_docs(batch.docs, embedder, progress, f"embed {table}")
         result.embed_seconds = round(time.perf_counter() - t0, 3)
-        tbl = db.create_table(table, schema=schema)
-        if batch.docs:
-            tbl.add(_rows(batch.docs, texts, vectors, schema))
+        tbl = _replace_table(db, paths, table, _rows(batch.docs, texts, vectors, schema), schema, exists)
         result.embedded = len(batch.docs)
         _ensure_indexes(tbl, len(batch.docs))
         builds_since = 0
@@ -380,17 +451,31 @@ def _build_locked(paths: DataPaths, table: str, full: bool, embedder: Embedder, 
             tbl.optimize(cleanup_older_than=timedelta(hours=1))
             result.optimized, builds_since = True, 0
     result.rows = tbl.count_rows()
-    tables_ck[table] = {
+    entry = {
         "files": states, "rows": result.rows, "builds_since_optimize": builds_since,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"), "last_mode": result.mode,
+        # full builds write it; incremental ones keep what the table was built with (checked above)
+        "model_path": model_path(embedder) if full else tables_ck.get(table, {}).get("model_path"),
     }
-    write_manifest(paths, CHECKPOINT, {"version": 1, "model": embedder.name, "dim": embedder.dim,
-                                       "tables": tables_ck})
+    save_table_entry(paths, table, entry, embedder)
     result.message = (f"{result.embedded} documents embedded, {result.skipped} unchanged, {result.deleted} "
                       f"deleted; {result.rows} rows")
     if result.invalid_rows:
         result.message += f"; {result.invalid_rows} raw rows with invalid JSON skipped"
     return result
+
+
+def _replace_table(db: Any, paths: DataPaths, table: str, rows: pa.Table, schema: pa.Schema, exists: bool) -> Any:
+    """The new table in one commit (a new version of the same dataset): readers see old or new, never none."""
+    try:
+        return db.create_table(table, data=rows, schema=schema, mode="overwrite")
+    except Exception as exc:
+        if not exists:
+            raise
+        # a table LanceDB cannot open cannot be overwritten either: remove its folder, then create
+        log.warning("overwriting %s failed (%s); removing its folder", table, exc)
+        remove_vector_table(paths, table)
+        return db.create_table(table, data=rows, schema=schema)
 
 
 def _warm(embedder: Embedder, result: TableResult) -> None:
@@ -460,7 +545,8 @@ def _fts_text(text: str) -> str:
     return " ".join(cleaned.split()) or text
 
 
-def stats(paths: DataPaths) -> dict[str, Any]:
+def stats(paths: DataPaths, embedder: Embedder | None = None) -> dict[str, Any]:
+    embedder = embedder or get_embedder()  # no model load: name, dimension and path only
     ckpt = read_checkpoint(paths)
     out: dict[str, Any] = {"model": ckpt.get("model"), "dim": ckpt.get("dim"), "tables": {}}
     for table in TABLES:
@@ -477,5 +563,9 @@ def stats(paths: DataPaths) -> dict[str, Any]:
                              "indices": sorted(getattr(i, "name", str(i)) for i in tbl.list_indices())})
             except Exception as exc:
                 info["error"] = f"{exc}; rebuild with --full"
+            ok, message = model_check(paths, table, embedder)
+            info["model_check"] = message
+            if not ok:
+                info.setdefault("error", message)
         out["tables"][table] = info
     return out
