@@ -2,7 +2,9 @@
 
 Values keep their exact form: timestamps as ISO-8601 UTC, decimals as their exact text, binary as
 base64, raw_json as the original string. Rows are ordered by (ts, session_id, seq) so an export is
-deterministic. Files are written through the store's atomic_writer (whole or not at all).
+deterministic. A partition is streamed: DuckDB reads and sorts its Parquet files (spilling to the temp
+folder when needed) and yields record batches written line by line, so memory stays bounded however
+big the day is. Files are written through the store's atomic_writer (whole or not at all).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 from vectra_capture.paths import DataPaths
 
 _SORT_KEYS = ("ts", "session_id", "seq")
+_BATCH_ROWS = 10_000
+_MEMORY_LIMIT = "1GB"  # the sort spills beyond this; batches of JSON text stay small
 
 
 def _default(value: Any) -> Any:
@@ -46,32 +50,63 @@ def partitions(paths: DataPaths, doc_types: list[str] | None = None) -> list[tup
     return out
 
 
+def _connect():  # noqa: ANN202
+    """In-memory DuckDB in UTC whose sort spills to the system temp folder (never the data root)."""
+    import tempfile
+
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET memory_limit = '{_MEMORY_LIMIT}'")
+    con.execute(f"SET temp_directory = '{Path(tempfile.gettempdir()) / 'vectra_duckdb'}'")
+    return con
+
+
+def _sql_list(files: list[Path]) -> str:
+    return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+
+
+def _write_partition(con: Any, files: list[Path], target: Path) -> int:
+    """Stream one partition, sorted, into `target`; returns the row count. DuckDB sorts (spilling to
+    disk when the day is bigger than memory) and hands over record batches, so a 3-5 GB day is never
+    held whole. file name + row number break ties the way a stable sort of the files in order would."""
+    from vectra_capture.store import atomic_writer
+
+    options = "union_by_name = true, hive_partitioning = false, filename = true, file_row_number = true"
+    src = f"read_parquet({_sql_list(files)}, {options})"
+    columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
+    data_cols = [c for c in columns if c not in ("filename", "file_row_number")]
+    order = [f'"{k}"' for k in _SORT_KEYS if k in data_cols] + ["filename", "file_row_number"]
+    select = ", ".join('"' + c.replace('"', '""') + '"' for c in data_cols)
+    reader = con.sql(f"SELECT {select} FROM {src} ORDER BY {', '.join(order)}").to_arrow_reader(_BATCH_ROWS)
+    rows = 0
+    with atomic_writer(target) as fh:
+        for batch in reader:
+            rows += batch.num_rows
+            fh.write("".join(
+                json.dumps(row, default=_default, ensure_ascii=False, separators=(",", ":")) + "\n"
+                for row in batch.to_pylist()
+            ).encode())
+    return rows
+
+
 def export_jsonl(
     paths: DataPaths, output: Path, doc_types: list[str] | None = None, on_partition: Any = None
 ) -> dict[str, Any]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from vectra_capture.store import atomic_writer
-
     started = time.perf_counter()
     written: list[dict[str, Any]] = []
     parts = partitions(paths, doc_types)
-    for doc_type, date, files in parts:
-        table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
-        keys = [(k, "ascending") for k in _SORT_KEYS if k in table.column_names]
-        if keys:
-            table = table.sort_by(keys)
-        target = output / doc_type / f"{date}.jsonl"
-        with atomic_writer(target) as fh:
-            for batch in table.to_batches(max_chunksize=10_000):
-                fh.write("".join(
-                    json.dumps(row, default=_default, ensure_ascii=False, separators=(",", ":")) + "\n"
-                    for row in batch.to_pylist()
-                ).encode())
-        written.append({"doc_type": doc_type, "date": date, "rows": table.num_rows, "path": str(target)})
-        if on_partition:
-            on_partition(written[-1])
+    con = _connect()
+    try:
+        for doc_type, date, files in parts:
+            target = output / doc_type / f"{date}.jsonl"
+            rows = _write_partition(con, files, target)
+            written.append({"doc_type": doc_type, "date": date, "rows": rows, "path": str(target)})
+            if on_partition:
+                on_partition(written[-1])
+    finally:
+        con.close()
     return {
         "files": len(written),
         "rows": sum(w["rows"] for w in written),
