@@ -26,14 +26,13 @@ from vectra_capture.envelope import QUARANTINE, RawRecord
 from vectra_capture.frames import DEFAULT_MAX_FRAME_BYTES, FrameError, envelope_ids, parse_frame
 from vectra_capture.live_state import LiveState
 from vectra_capture.paths import DataPaths
-from vectra_capture.store import FileLock, RawSink, lock_path, recover_spool, remove_run_file
-from vectra_capture.writer import STATUS_FILE, WriterThread
+from vectra_capture.store import FileLock, RawSink, recover_spool, remove_run_file
+from vectra_capture.writer import WriterThread
 
 log = logging.getLogger(__name__)
 
 LIVE_URL = "https://backend.rugs.fun?frontend-version=1.0"
 LIVE_HEADERS = {"Origin": "https://rugs.fun"}
-CAPTURE_LOCK = "capture"
 STABLE_SECONDS = 30.0  # a connection that lasted this long resets the reconnect backoff
 
 
@@ -162,7 +161,7 @@ class CaptureDaemon:
         self._stop.set()
 
     async def run(self) -> dict[str, Any]:
-        lock = FileLock(lock_path(self.paths, CAPTURE_LOCK)).acquire()  # one daemon per data root
+        lock = FileLock(self.paths.capture_lock).acquire()  # one daemon per data root
         try:
             recovered = await asyncio.to_thread(recover_spool, self.paths, self.session_id)
             sink = RawSink(self.paths, self.session_id, roll_seconds=self.config.roll_seconds)
@@ -182,7 +181,7 @@ class CaptureDaemon:
                 self.state = "stopped"
                 self.system_event("session_end", received=self.received)
                 await asyncio.to_thread(self.writer.stop)
-                await asyncio.to_thread(remove_run_file, self.paths, STATUS_FILE)
+                await asyncio.to_thread(remove_run_file, self.paths, self.paths.capture_status.name)
             if self.writer.error is not None:
                 raise CaptureFailed(f"the writer failed: {self.writer.error!r}; what was fsynced is in the spool "
                                     "and is recovered on the next start") from self.writer.error

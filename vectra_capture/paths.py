@@ -57,6 +57,16 @@ class DataPaths:
         """Live files of running processes (daemon status, locks)."""
         return self.root / "run"
 
+    @property
+    def capture_status(self) -> Path:
+        """Refreshed every second by the running capture daemon (read by `vectra status`)."""
+        return self.run / "capture-status.json"
+
+    @property
+    def capture_lock(self) -> Path:
+        """Held by the one capture daemon writing into this root."""
+        return self.run / "capture.lock"
+
     def doc_type_dir(self, doc_type: str) -> Path:
         return self.events_parquet / f"doc_type={doc_type}"
 

@@ -7,20 +7,17 @@ import time
 from datetime import datetime
 from typing import Any
 
-from vectra_capture.daemon import CAPTURE_LOCK
 from vectra_capture.paths import DataPaths
-from vectra_capture.store import is_locked, lock_path
-from vectra_capture.writer import STATUS_FILE
+from vectra_capture.store.locks import is_locked
 
 STALE_AFTER_SECONDS = 10.0
 
 
 def read_status(paths: DataPaths) -> dict[str, Any]:
     """The daemon's last status plus `running` (its lock is held) and `stale` (no update lately)."""
-    running = is_locked(lock_path(paths, CAPTURE_LOCK))
-    status_file = paths.run / STATUS_FILE
+    running = is_locked(paths.capture_lock)
     try:
-        status = json.loads(status_file.read_text())
+        status = json.loads(paths.capture_status.read_text())
     except FileNotFoundError:
         return {"running": running, "data_dir": str(paths.root), "state": "not running" if not running else "starting"}
     except ValueError:

@@ -20,7 +20,6 @@ from vectra_capture.store import RawSink, write_run_file
 
 log = logging.getLogger(__name__)
 
-STATUS_FILE = "capture-status.json"
 _STOP = object()
 
 
@@ -72,9 +71,9 @@ class WriterThread(threading.Thread):
 
     def _loop(self) -> None:
         next_flush = time.monotonic() + self.flush_interval
-        next_status = 0.0
+        next_status = time.monotonic()
         while True:
-            timeout = max(0.0, min(next_flush, next_status or next_flush) - time.monotonic())
+            timeout = max(0.0, min(next_flush, next_status) - time.monotonic())
             try:
                 item = self._queue.get(timeout=timeout)
             except queue.Empty:
@@ -123,6 +122,6 @@ class WriterThread(threading.Thread):
         if self.status is None:
             return
         try:
-            write_run_file(self.sink.paths, STATUS_FILE, self.status())
+            write_run_file(self.sink.paths, self.sink.paths.capture_status.name, self.status())
         except OSError:
             log.exception("could not write the status file")
