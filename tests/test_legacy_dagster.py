@@ -12,7 +12,8 @@ from legacy_helpers import copy_fixtures, plain_counts, query
 
 from vectra_pipeline.defs.legacy.assets import legacy_recordings
 from vectra_pipeline.defs.legacy.resources import LegacyImportResource
-from vectra_pipeline.defs.legacy.sensors import legacy_recordings_sensor
+from vectra_pipeline.defs.legacy.sensors import RETRY_SECONDS, legacy_recordings_sensor
+from vectra_pipeline.legacy_import import import_legacy
 
 FILES = ["game_20251030_121110_da674ded.jsonl", "game_20251031_150533.jsonl", "game_20251102_184324.jsonl"]
 
@@ -60,33 +61,73 @@ def test_asset_is_in_the_landing_group_of_the_code_location() -> None:
     assert info["heavy"] == []
 
 
-def test_sensor_requests_a_run_only_when_files_change(tmp_path: Path) -> None:
-    legacy = copy_fixtures(tmp_path / "legacy", FILES[:2])
-    resource = LegacyImportResource(legacy_dir=str(legacy), data_dir=str(tmp_path / "data"))
+def _evaluator(resource: LegacyImportResource):  # noqa: ANN202
     instance = dg.DagsterInstance.ephemeral()
 
     def evaluate(cursor: str | None) -> dg.SensorResult:
         ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"legacy_import": resource})
         return legacy_recordings_sensor(ctx)
 
-    first = evaluate(None)
-    assert len(first.run_requests) == 1  # never seen: import them
-    assert set(json.loads(first.cursor)) == set(FILES[:2])
+    return evaluate
 
-    quiet = evaluate(first.cursor)
-    assert not quiet.run_requests and quiet.cursor == first.cursor
+
+def _aged(cursor: str) -> str:
+    """The same cursor, its request made RETRY_SECONDS ago (instead of waiting that long)."""
+    c = json.loads(cursor)
+    c["requested_at"] -= RETRY_SECONDS + 1
+    return json.dumps(c)
+
+
+def test_sensor_requests_a_run_only_when_files_change(tmp_path: Path) -> None:
+    legacy = copy_fixtures(tmp_path / "legacy", FILES[:2])
+    resource = LegacyImportResource(legacy_dir=str(legacy), data_dir=str(tmp_path / "data"))
+    evaluate = _evaluator(resource)
+
+    first = evaluate(None)
+    assert len(first.run_requests) == 1  # never imported: import them
+    assert set(json.loads(first.cursor)["changed"]) == set(FILES[:2])
+
+    waiting = evaluate(first.cursor)  # the run has not happened yet: no second request
+    assert not waiting.run_requests and waiting.cursor == first.cursor
+
+    import_legacy(None, resource.data_paths(), legacy_root=legacy)  # the run succeeded
+    assert not evaluate(waiting.cursor).run_requests
 
     with open(legacy / FILES[0], "a") as fh:
         fh.write('{"type": "game_end", "timestamp": "2025-10-30T12:30:00", "game_id": "x"}\n')
-    changed = evaluate(quiet.cursor)
-    assert len(changed.run_requests) == 1
+    changed = evaluate(waiting.cursor)
+    assert len(changed.run_requests) == 1 and json.loads(changed.cursor)["changed"] == [FILES[0]]
     assert changed.run_requests[0].run_key != first.run_requests[0].run_key
 
     copy_fixtures(legacy, FILES[2:])
     added = evaluate(changed.cursor)
-    assert len(added.run_requests) == 1 and FILES[2] in json.loads(added.cursor)
+    assert len(added.run_requests) == 1 and json.loads(added.cursor)["changed"] == sorted([FILES[0], FILES[2]])
     assert not evaluate(added.cursor).run_requests
 
     missing = LegacyImportResource(legacy_dir=str(tmp_path / "nope"), data_dir=str(tmp_path / "data"))
-    ctx = dg.build_sensor_context(instance=instance, resources={"legacy_import": missing})
+    ctx = dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), resources={"legacy_import": missing})
     assert isinstance(legacy_recordings_sensor(ctx), dg.SkipReason)
+
+
+def test_sensor_rerequests_files_whose_import_failed(tmp_path: Path) -> None:
+    legacy = copy_fixtures(tmp_path / "legacy", FILES)
+    resource = LegacyImportResource(legacy_dir=str(legacy), data_dir=str(tmp_path / "data"))
+    paths = resource.data_paths()
+    evaluate = _evaluator(resource)
+    # a run that imports two files and fails on the third (its date folder cannot be written)
+    blocker = paths.events_parquet / "doc_type=ws_event" / "date=2025-10-30"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("not a folder")
+    s = import_legacy(None, paths, legacy_root=legacy)
+    assert s["failed"] == 1 and s["imported_files"] == 2
+
+    first = evaluate(None)
+    assert len(first.run_requests) == 1 and json.loads(first.cursor)["changed"] == [FILES[0]]
+    assert not evaluate(first.cursor).run_requests  # just requested: give that run time
+    retry = evaluate(_aged(first.cursor))  # that run failed too and time has passed: ask again
+    assert len(retry.run_requests) == 1 and retry.run_requests[0].run_key != first.run_requests[0].run_key
+    assert json.loads(retry.cursor)["changed"] == [FILES[0]]
+
+    blocker.unlink()
+    assert import_legacy(None, paths, legacy_root=legacy)["imported_files"] == 1
+    assert not evaluate(_aged(retry.cursor)).run_requests  # imported at last: nothing left to ask for
