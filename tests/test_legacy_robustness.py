@@ -103,3 +103,23 @@ def test_same_file_name_in_two_folders_keeps_both(tmp_path: Path) -> None:
     assert query(f"SELECT count(DISTINCT session_id) FROM {_ws(paths)}") == [(2,)]
     again = import_legacy([a, b], paths, legacy_root=root)
     assert (again["skipped"], again["imported_files"]) == (2, 0)
+
+
+def test_rows_under_a_pre_v2_bare_name_key_are_replaced_not_duplicated(tmp_path: Path) -> None:
+    from vectra_capture.store import write_manifest
+    from vectra_pipeline.legacy_import import MANIFEST, import_file
+
+    a = tmp_path / "a"
+    a.mkdir()
+    src = a / "game_x.jsonl"
+    src.write_bytes((FIXTURES / FILES[1]).read_bytes())
+    paths = DataPaths.resolve(tmp_path / "data")
+    # what the old code did for a folder outside the legacy root: key relative to that folder
+    res, entry = import_file(paths, src, a)
+    assert res.file == "game_x.jsonl"
+    write_manifest(paths, MANIFEST, {"version": 1, "files": {res.file: {**entry, "reader_version": 1}}})
+    root = tmp_path / "legacy_root"
+    root.mkdir()
+    import_legacy([a], paths, legacy_root=root)
+    rows = dict(query(f"SELECT origin_file, count(*) FROM {_ws(paths)} GROUP BY 1"))
+    assert rows == {src.resolve().as_posix(): plain_counts(src).clean}

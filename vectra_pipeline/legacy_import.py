@@ -274,6 +274,8 @@ def import_legacy(
             if entry is not None:
                 entries[res.file] = entry
                 dirty += 1
+                if entry.get("root") is None:
+                    _drop_pre_v2_copy(paths, entries, res.file)
             if res.status == "failed":
                 log.error("%s: import failed, the other files go on (%s)", res.file, res.detail)
             elif res.status == "unknown_format":
@@ -318,6 +320,24 @@ def _import_one(paths: DataPaths, path: Path, root: Path | None) -> tuple[FileRe
     except Exception as exc:
         log.debug("import of %s failed", path, exc_info=True)
         return _failed(relative_name(path, root), exc), None
+
+
+def _drop_pre_v2_copy(paths: DataPaths, entries: dict[str, Any], key: str) -> None:
+    """Before READER_VERSION 2 a file outside the legacy root was keyed relative to the folder given
+    on the command line (e.g. `game_x.jsonl`, root `/tmp/a`). Now that it is keyed by its absolute path,
+    the rows written under the old key would stay as a duplicate: remove them and the old entry."""
+    from vectra_capture.store import replace_file_set
+    from vectra_capture.store.quarantine_files import replace_quarantine_file_set
+
+    path = Path(key)
+    for folder in path.parents:
+        old_key = path.relative_to(folder).as_posix()
+        old = entries.get(old_key)
+        if old_key != key and old and old.get("root") == str(folder) and old.get("parquet"):
+            replace_file_set(paths, DOC_TYPE, old["parquet"], {})
+            replace_quarantine_file_set(paths, SOURCE, old["parquet"], {})
+            del entries[old_key]
+            log.info("%s: removed the rows it had under its pre-v2 key %r", key, old_key)
 
 
 _PARALLEL_MIN_FILES = 16  # below this, starting worker processes costs more than it saves
