@@ -386,3 +386,22 @@ def test_changed_games_partition_is_reindexed(data: DataPaths) -> None:
     assert out.files_changed == 1 and out.embedded == 1
     text = dict(table_rows(data, "events"))[f"game:{game['id']}"]
     assert "peak multiplier 987.654321x" in text
+
+
+def test_incremental_protocol_stats_scan_only_the_new_raw_file(data: DataPaths) -> None:
+    template = next(e["data"] for e in sample_events() if e["event_type"] == "standard/newTrade")
+    payload = {"gameId": "20251106-feedfacecafe", "brandNewField": 7, "label": "late"}
+    recs = [RawRecord("ws_event", int(datetime(2025, 11, 6, 9, tzinfo=UTC).timestamp() * 1_000_000) + i, i, "replay",
+                      str(uuid.uuid4()), json.dumps(["reviewOnlyEvent", template[0], payload]).encode(),
+                      event_name="reviewOnlyEvent", game_id=payload["gameId"]) for i in range(3)]
+    write_records(data, recs, "stats-cache")
+    raw_files = len(list(data.doc_type_dir("ws_event").glob("date=*/*.parquet")))
+    assert raw_files > 2
+    out = vi.build_table(data, "events", full=False)
+    assert out.files_changed == 1 and out.stats_files_computed == 1
+    indexed = {i: t for i, t in table_rows(data, "events") if i.startswith("protocol:")}
+    assert "Seen 3 times" in indexed["protocol:reviewOnlyEvent"]
+    assert "brandNewField integer 100%" in indexed["protocol:reviewOnlyEvent"]
+    recomputed = vi.vd.protocol_docs(data, vi.vd.duck(), use_cache=False)  # every raw file scanned again
+    assert recomputed.files_computed == raw_files
+    assert {d.id: vi.get_embedder().trim(d.text) for d in recomputed.docs} == indexed

@@ -7,7 +7,6 @@ deterministic (sorted input, stable ids), so two full builds give the same ids a
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -101,6 +100,14 @@ SELECT event_name, direction, ts, session_id, seq, game_id,
 FROM read_parquet({glob}, union_by_name=true) WHERE json_valid(raw_json)
 """
 
+# the same payload view over a list of files, with the file each row came from
+_FILE_PAYLOAD_SQL = """
+CREATE OR REPLACE TEMP VIEW fpayloads AS
+SELECT filename AS f, event_name, direction, ts, session_id, seq,
+       CASE WHEN json_type(raw_json::JSON) = 'ARRAY' AND NOT starts_with(event_name, 'legacy.')
+            THEN json_extract(raw_json, '$[#-1]') ELSE raw_json::JSON END AS p
+FROM read_parquet([{files}], union_by_name=true, filename=true) WHERE json_valid(raw_json)
+"""
 
 def _literal(text: str) -> str:
     """A SQL string literal (a view definition cannot take a prepared parameter)."""
@@ -124,39 +131,158 @@ def _model_names() -> set[str]:
     return set(MODELS)
 
 
-def protocol_docs(paths: DataPaths, con: Any) -> tuple[list[Doc], int]:
-    """One document per event name known to the catalog/models or seen in raw ws_event data.
-    Returns (docs, invalid raw rows skipped)."""
-    from vectra_capture.protocol_catalog import CATALOG, status_of
+STATS_SCHEMA_FIELDS = (
+    ("file", "string"), ("size", "int64"), ("mtime_ns", "int64"), ("invalid", "int64"), ("event_name", "string"),
+    ("n", "int64"), ("directions", "list<string>"), ("arrays", "int64"), ("sample_ts_us", "int64"),
+    ("sample_session", "string"), ("sample_seq", "int64"), ("sample", "string"), ("fields", "string"),
+)
 
-    stats: dict[str, dict] = {}
+
+@dataclass
+class ProtocolBuild:
+    docs: list[Doc]
+    invalid: int  # raw rows whose raw_json does not parse
+    files_computed: int  # raw files whose statistics were computed (not taken from the cache)
+
+
+def _stats_name(key: str) -> str:
+    return _sha(key)
+
+
+def _stats_schema() -> Any:
+    import pyarrow as pa
+
+    types = {"string": pa.string(), "int64": pa.int64(), "list<string>": pa.list_(pa.string())}
+    return pa.schema([(n, types[t]) for n, t in STATS_SCHEMA_FIELDS])
+
+
+def compute_file_stats(paths: DataPaths, con: Any, files: dict[str, Path]) -> dict[str, list[dict]]:
+    """Per raw file, one stats row per event name (count, directions, array payloads, first sample by
+    (ts, session_id, seq), key -> JSON type -> count) in one scan over all given files."""
+    if not files:
+        return {}
+    by_path = {str(p): k for k, p in files.items()}
+    lits = ", ".join(_literal(p) for p in by_path)
+    out: dict[str, list[dict]] = {}
+    invalid = dict(con.execute(
+        f"SELECT filename, count(*) FILTER (WHERE NOT json_valid(raw_json)) "
+        f"FROM read_parquet([{lits}], union_by_name=true, filename=true) GROUP BY 1").fetchall())
+    con.execute(_FILE_PAYLOAD_SQL.format(files=lits))
+    events: dict[tuple[str, str], dict] = {}
+    for f, name, n, dirs, arrays, sample, s_ts, s_sess, s_seq in con.execute(
+        """SELECT f, event_name, count(*), list(DISTINCT direction ORDER BY direction),
+                  count(*) FILTER (WHERE json_type(p) = 'ARRAY'),
+                  arg_min(p::VARCHAR, (ts, session_id, seq)), arg_min(epoch_us(ts), (ts, session_id, seq)),
+                  arg_min(session_id, (ts, session_id, seq)), arg_min(seq, (ts, session_id, seq))
+           FROM fpayloads GROUP BY 1, 2"""
+    ).fetchall():
+        events[(f, name)] = {"event_name": name, "n": n, "directions": dirs, "arrays": arrays,
+                             "sample": _compact_sample(sample), "sample_ts_us": s_ts, "sample_session": s_sess,
+                             "sample_seq": s_seq, "fields": {}}
+    for f, name, key, jtype, n in con.execute(
+        """WITH o AS (SELECT f, event_name, CASE WHEN json_type(p) = 'ARRAY' THEN p -> '$[0]' ELSE p END AS o
+                      FROM fpayloads),
+                k AS (SELECT f, event_name, o, unnest(json_keys(o)) AS key FROM o WHERE json_type(o) = 'OBJECT')
+           SELECT f, event_name, key, json_type(o, '$."' || key || '"'), count(*) FROM k GROUP BY 1, 2, 3, 4"""
+    ).fetchall():
+        events[(f, name)]["fields"].setdefault(key, {})[str(jtype)] = n
+    for path, key in by_path.items():
+        st = files[key].stat()
+        base = {"file": key, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "invalid": invalid.get(path, 0)}
+        rows = [{**base, **ev, "fields": _json_text(ev["fields"])}
+                for (f, _), ev in sorted(events.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))) if f == path]
+        out[key] = rows or [{**base, "event_name": None, "n": 0, "directions": [], "arrays": 0, "sample": None,
+                             "sample_ts_us": None, "sample_session": None, "sample_seq": None, "fields": "{}"}]
+    return out
+
+
+def _compact_sample(sample: str | None) -> str | None:
+    if sample is None:
+        return None
+    try:
+        return _json_text(compact(json.loads(sample)))
+    except json.JSONDecodeError:
+        return None
+
+
+def merge_file_stats(per_file: Iterable[list[dict]]) -> tuple[dict[str, dict], int]:
+    """Whole-history statistics per event name from per-file rows; same result whatever the file split."""
+    merged: dict[str, dict] = {}
     invalid = 0
-    if any(paths.doc_type_dir("ws_event").glob("date=*/*.parquet")):
-        glob = paths.glob("ws_event")
-        invalid = con.execute(
-            "SELECT count(*) FROM read_parquet(?, union_by_name=true) WHERE NOT json_valid(raw_json)", [glob]
-        ).fetchone()[0]
-        con.execute(_PAYLOAD_SQL.format(glob=_literal(glob)))
-        for name, n, dirs, arrays, sample in con.execute(
-            """SELECT event_name, count(*), list(DISTINCT direction ORDER BY direction),
-                      count(*) FILTER (WHERE json_type(p) = 'ARRAY'),
-                      arg_min(p::VARCHAR, (ts, session_id, seq))
-               FROM payloads GROUP BY event_name ORDER BY event_name"""
-        ).fetchall():
-            stats[name] = {"n": n, "directions": dirs, "arrays": arrays, "sample": sample, "fields": []}
-        # keys of object payloads (array payloads: keys of their first element), with their usual type
-        for name, key, n, jtype in con.execute(
-            """WITH o AS (SELECT event_name, CASE WHEN json_type(p) = 'ARRAY' THEN p -> '$[0]' ELSE p END AS o
-                          FROM payloads),
-                    k AS (SELECT event_name, o, unnest(json_keys(o)) AS key FROM o WHERE json_type(o) = 'OBJECT')
-               SELECT event_name, key, count(*), mode(json_type(o, '$."' || key || '"'))
-               FROM k GROUP BY 1, 2 ORDER BY 1, count(*) DESC, 2"""
-        ).fetchall():
-            stats[name]["fields"].append((key, n, _TYPE_NAMES.get(jtype, str(jtype).lower())))
+    for rows in per_file:
+        invalid += rows[0]["invalid"] if rows else 0
+        for r in rows:
+            if r["event_name"] is None:
+                continue
+            m = merged.setdefault(r["event_name"], {"n": 0, "directions": set(), "arrays": 0, "sample": None,
+                                                    "key": None, "types": {}})
+            m["n"] += r["n"]
+            m["directions"].update(d for d in r["directions"] if d is not None)
+            m["arrays"] += r["arrays"]
+            key = (r["sample_ts_us"], r["sample_session"] or "", r["sample_seq"])
+            if m["key"] is None or key < m["key"]:
+                m["key"], m["sample"] = key, r["sample"]
+            for field_key, types in json.loads(r["fields"]).items():
+                acc = m["types"].setdefault(field_key, {})
+                for jtype, n in types.items():
+                    acc[jtype] = acc.get(jtype, 0) + n
+    stats = {}
+    for name, m in merged.items():
+        fields = []
+        for field_key, types in m["types"].items():
+            jtype = min(types, key=lambda t: (-types[t], t))  # the usual type; ties by name, deterministic
+            fields.append((field_key, sum(types.values()), _TYPE_NAMES.get(jtype, jtype.lower())))
+        fields.sort(key=lambda x: (-x[1], x[0]))
+        stats[name] = {"n": m["n"], "directions": sorted(m["directions"]), "arrays": m["arrays"],
+                       "sample": m["sample"], "fields": fields}
+    return stats, invalid
+
+
+def protocol_docs(paths: DataPaths, con: Any, *, use_cache: bool = True) -> ProtocolBuild:
+    """One document per event name known to the catalog/models or seen in raw ws_event data.
+    Statistics are cached per raw file (keyed by path, size, mtime): an incremental build scans only new
+    or changed raw files, not the whole history. use_cache=False (full builds) recomputes every file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from vectra_capture.protocol_catalog import CATALOG, status_of
+    from vectra_capture.store.vector_tables import (
+        protocol_stats_dir,
+        remove_protocol_stats,
+        write_protocol_stats,
+    )
+
+    files = {rel(paths, p): p for p in sorted(paths.doc_type_dir("ws_event").glob("date=*/*.parquet"))}
+    cache_dir = protocol_stats_dir(paths)
+    per_file: dict[str, list[dict]] = {}
+    todo: dict[str, Path] = {}
+    for key, path in files.items():
+        cached = cache_dir / f"{_stats_name(key)}.parquet"
+        rows: list[dict] = []
+        if use_cache and cached.exists():
+            try:
+                rows = pq.read_table(cached).to_pylist()
+            except (OSError, pa.ArrowException):
+                rows = []  # a damaged cache file is simply recomputed
+        st = path.stat()
+        if rows and rows[0]["file"] == key and rows[0]["size"] == st.st_size and rows[0]["mtime_ns"] == st.st_mtime_ns:
+            per_file[key] = rows
+        else:
+            todo[key] = path
+    computed = compute_file_stats(paths, con, todo)
+    schema = _stats_schema()
+    for key, rows in computed.items():
+        write_protocol_stats(paths, _stats_name(key), pa.Table.from_pylist(rows, schema=schema))
+        per_file[key] = rows
+    live = {_stats_name(k) for k in files}
+    for stale in sorted(cache_dir.glob("*.parquet")) if cache_dir.exists() else []:
+        if stale.stem not in live:  # the raw file is gone
+            remove_protocol_stats(paths, stale.stem)
+    stats, invalid = merge_file_stats(per_file[k] for k in sorted(per_file))
     docs = []
     for name in sorted(set(CATALOG) | _model_names() | set(stats)):
         docs.append(_protocol_doc(name, CATALOG.get(name), stats.get(name), status_of(paths, name).status))
-    return docs, invalid
+    return ProtocolBuild(docs, invalid, len(computed))
 
 
 def _protocol_doc(name: str, info: Any, st: dict | None, status: str) -> Doc:
@@ -184,8 +310,7 @@ def _protocol_doc(name: str, info: Any, st: dict | None, status: str) -> Doc:
     if info is not None:
         lines.extend(f"- {fact}" for fact in info.facts)
     if st and st["sample"]:
-        with contextlib.suppress(json.JSONDecodeError):
-            lines.append("Sample: " + _json_text(compact(json.loads(st["sample"]))))
+        lines.append("Sample: " + st["sample"])  # compacted when the file's statistics were computed
     return Doc(id=f"protocol:{name}", text="\n".join(lines), kind="protocol", source_file=WS_EVENT_AGGREGATE,
                event_name=name)
 

@@ -59,6 +59,7 @@ class TableResult:
     files_changed: int = 0
     files_removed: int = 0
     invalid_rows: int = 0  # raw rows whose raw_json does not parse (counted, not indexed)
+    stats_files_computed: int = 0  # raw files scanned for protocol statistics (the rest from the cache)
     seconds: float = 0.0
     embed_seconds: float = 0.0
     load_seconds: float = 0.0
@@ -270,6 +271,7 @@ class DocBatch:
     docs: list[vd.Doc] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)  # source_file values whose old rows are replaced
     invalid_rows: int = 0
+    stats_files_computed: int = 0  # raw files whose protocol statistics were (re)computed
 
 
 def build_docs(paths: DataPaths, table: str, keys: Iterable[str], files: dict[str, Path], full: bool) -> DocBatch:
@@ -283,8 +285,9 @@ def build_docs(paths: DataPaths, table: str, keys: Iterable[str], files: dict[st
         games_files = {k: p for k, p in files.items() if "/doc_type=games/" in k}
         cg_changed = any("/doc_type=complete_game/" in k for k in keys)
         if full or ws_changed:
-            docs, out.invalid_rows = vd.protocol_docs(paths, con)
-            out.docs += docs
+            proto = vd.protocol_docs(paths, con, use_cache=not full)
+            out.docs += proto.docs
+            out.invalid_rows, out.stats_files_computed = proto.invalid, proto.files_computed
             out.touched.add(vd.WS_EVENT_AGGREGATE)
             if not games_files:
                 out.docs += vd.game_docs_from_raw(paths, con)
@@ -403,7 +406,7 @@ def _build_locked(paths: DataPaths, table: str, full: bool, embedder: Embedder, 
             raise IndexError_(message)
 
     batch = build_docs(paths, table, files.keys() if full else [*changed, *removed], files, full)
-    result.invalid_rows = batch.invalid_rows
+    result.invalid_rows, result.stats_files_computed = batch.invalid_rows, batch.stats_files_computed
     db = connect_vectors(paths)
     schema = table_schema(embedder)
     if full:

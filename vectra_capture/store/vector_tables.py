@@ -1,7 +1,10 @@
-"""Store primitives for the vector side: drop a (possibly corrupt) LanceDB table folder, land a note.
+"""Store primitives for the vector side: drop a (possibly corrupt) LanceDB table folder, land a note,
+keep the per-raw-file protocol statistics cache.
 
 A table LanceDB can no longer open cannot be dropped through LanceDB itself, so `--full` removes its
 folder here. Notes are canonical data: they land as Parquet (doc_type=debug_note) before any index.
+The protocol statistics cache (vectors/_protocol_stats/<name>.parquet, one small file per raw ws_event
+file) is derived and disposable: deleting it only makes the next events build rescan the raw files.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pyarrow as pa
 
 from vectra_capture.envelope import ENVELOPE_FIELDS
 from vectra_capture.paths import DataPaths
+from vectra_capture.store.atomic import atomic_write_table, ensure_dir, remove_file
 from vectra_capture.store.partitions import write_partition_file
 
 DEBUG_NOTE = "debug_note"
@@ -30,6 +34,21 @@ def remove_vector_table(paths: DataPaths, name: str) -> bool:
         return False
     shutil.rmtree(folder)
     return True
+
+
+def protocol_stats_dir(paths: DataPaths) -> Path:
+    return paths.vectors / "_protocol_stats"
+
+
+def write_protocol_stats(paths: DataPaths, name: str, table: pa.Table) -> Path:
+    """Atomically (re)write one cached statistics file."""
+    path = ensure_dir(protocol_stats_dir(paths)) / f"{name}.parquet"
+    atomic_write_table(path, table)
+    return path
+
+
+def remove_protocol_stats(paths: DataPaths, name: str) -> bool:
+    return remove_file(protocol_stats_dir(paths) / f"{name}.parquet")
 
 
 def write_debug_note(paths: DataPaths, text: str, now: datetime | None = None) -> Path:
