@@ -27,7 +27,7 @@ def test_asset_materializes_with_per_file_metadata(tmp_path: Path) -> None:
         assert result.success
         meta = result.asset_materializations_for_node("legacy_recordings")[0].metadata
         plain = [plain_counts(legacy / f) for f in FILES]
-        assert meta["files"].value == 3 and meta["imported_files"].value == 3
+        assert meta["files"].value == 3 and meta["imported_files"].value == 3 and meta["failed_files"].value == 0
         assert meta["lines"].value == sum(p.lines for p in plain)
         assert meta["blank_lines"].value == sum(p.blank for p in plain)
         assert meta["imported_lines"].value == sum(p.clean for p in plain)
