@@ -10,7 +10,7 @@ import duckdb
 
 from vectra_capture.paths import DataPaths
 from vectra_capture.protocol_models import MODELS, NESTED_MODELS, known_fields, payload_of, validate_payload
-from vectra_pipeline.derive.common import connect, files, raw_scan, sql_list
+from vectra_pipeline.derive.common import connect, files, invalid_rows, raw_scan, sql_list
 from vectra_pipeline.derive.schemas import KEYS
 from vectra_pipeline.schema_manifest import Outcome
 
@@ -153,8 +153,7 @@ def reconcile(paths: DataPaths, dates: list[str] | None = None) -> Outcome:
         try:
             f, u, ex = _reconcile_date(con, raw_scan(paths, date), t)
         except duckdb.InvalidInputException:  # rows that are not JSON: each one is a model failure
-            (invalid,) = con.execute(f"SELECT count(*) FROM {raw_scan(paths, date)} WHERE NOT json_valid(raw_json)"
-                                     ).fetchall()[0]
+            (invalid,) = con.execute(f"SELECT count(*) FROM {invalid_rows(paths, date)}").fetchall()[0]
             f, u, ex = _reconcile_date(con, raw_scan(paths, date, valid_only=True), t)
             f += invalid
         failures, unexplained, examples = failures + f, unexplained + u, examples + ex

@@ -14,7 +14,7 @@ from vectra_capture.paths import DataPaths
 from vectra_capture.store.partitions import delete_partition
 from vectra_capture.store.stream_partition import replace_partition_batches
 from vectra_pipeline.derive import complete_game, game_tick, games, player_action, server_state
-from vectra_pipeline.derive.common import connect, files, raw_scan, shift
+from vectra_pipeline.derive.common import connect, files, invalid_rows, raw_scan, shift
 from vectra_pipeline.derive.schemas import TYPED_SCHEMAS
 from vectra_pipeline.derive.stage import ensure_stage
 
@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 TABLES = ("game_tick", "player_action", "server_state", "complete_game", "games")
 _RAW_PREPARE = {"game_tick": game_tick.prepare, "player_action": player_action.prepare,
                 "server_state": server_state.prepare}
+# The table a raw row that is not JSON is counted against (its event's main typed table).
+OWN_EVENTS = {"game_tick": game_tick.EVENTS, "player_action": player_action.EVENTS,
+              "server_state": server_state.EVENTS}
 
 
 @dataclass
@@ -73,12 +76,13 @@ def _derive_into(con: duckdb.DuckDBPyConnection, paths: DataPaths, table: str, d
                  result: DeriveResult) -> None:
     try:
         stats, final = _prepare(con, paths, table, date, guard=False)
-    except duckdb.InvalidInputException as exc:  # a raw row that is not JSON: retry skipping such rows
+    except duckdb.InvalidInputException as exc:  # a raw row that is not JSON: retry repairing or skipping such rows
         log.warning("%s %s: %s; retrying with json_valid guards", table, date, str(exc)[:200])
         stats, final = _prepare(con, paths, table, date, guard=True)
-        (invalid,) = con.execute(f"SELECT count(*) FROM {raw_scan(paths, date)} WHERE NOT json_valid(raw_json)"
-                                 ).fetchall()[0]
-        stats["model_failures"] += invalid  # counted, never silently dropped (they stay in raw)
+        owned = ", ".join(f"'{e}'" for e in OWN_EVENTS.get(table, ()))
+        (invalid,) = con.execute(f"SELECT count(*) FROM {invalid_rows(paths, date)} WHERE event_name IN ({owned})"
+                                 ).fetchall()[0] if owned else (0,)
+        stats["model_failures"] += invalid  # counted by the table the event belongs to; they stay in raw
         stats["rows_in"] += invalid
         stats["invalid_json_rows"] = invalid
     schema = TYPED_SCHEMAS[table]

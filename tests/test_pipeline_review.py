@@ -1,0 +1,58 @@
+"""Review findings, each on a few synthetic raw rows in the contract's raw_json shape (written through
+vectra_capture.store.write_records) and derived with derive_date: half emojis, overlapping raw files,
+live cooldown broadcasts, keys across midnight, decimal exactness, returning server states."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from vectra_capture.envelope import RawRecord
+from vectra_capture.paths import DataPaths
+from vectra_capture.store import write_records
+from vectra_pipeline.derive.run import derive_date
+
+MIDNIGHT = 1765065600_000000  # 2025-12-07 00:00 UTC, in microseconds
+DAY = "2025-12-07"
+TS = MIDNIGHT + 3_600_000_000  # 01:00
+
+
+def rows(paths: DataPaths, table: str) -> list[dict]:
+    files = sorted(paths.doc_type_dir(table).glob("date=*/*.parquet"))
+    return [r for f in files for r in pq.read_table(f).to_pylist()]
+
+
+def record(seq: int, raw: str, ts: int = TS, session: str = "s1") -> RawRecord:
+    name = raw[2:raw.index('"', 2)]  # not json.loads: some rows here are deliberately not JSON
+    return RawRecord("ws_event", ts, seq, "public_ws", session, raw.encode(), event_name=name)
+
+
+def results(paths: DataPaths, date: str = DAY) -> dict:
+    return {r.table: r for r in derive_date(paths, date)}
+
+
+def test_half_emoji_keeps_the_row_and_only_its_table_counts_a_bad_row(tmp_path: Path) -> None:
+    paths = DataPaths(tmp_path)
+    raws = [  # escapes written by hand: json.dumps would not produce a lone surrogate
+        r'["standard/newTrade", {"__trace": true}, {"id": "t1", "gameId": "g", "playerId": "did:privy:x", '
+        r'"username": "ab\ud83d", "price": 1.5, "type": "buy", "amount": 0.1}]',
+        r'["standard/newTrade", {"id": "t2", "gameId": "g", "playerId": "did:privy:x", '
+        r'"username": "ok\ud83d\ude00", "price": 1.5, "type": "buy", "amount": 0.1}]',
+        r'["gameStateUpdate", {"gameId": "g", "tickCount": 3, "price": 1.1, "active": true, "cooldownTimer": 0,'
+        r' "leaderboard": [{"id": "did:privy:x", "username": "\ud83dzz", "pnl": 0.1, "positionQty": 1}]}]',
+        r'["playerUpdate", {"id": "did:privy:x", "cash": 1.25, "username": "\udc00"}]',
+        '["gameStateUpdate", {"gameId": "broken", ',  # not JSON at all: game_tick's failure only
+    ]
+    write_records(paths, [record(i, r) for i, r in enumerate(raws)], "s1")
+    res = results(paths)
+    names = {r["action_id"]: r for r in rows(paths, "player_action")}
+    assert set(names) == {"t1", "t2"}
+    assert json.loads(names["t1"]["raw_json"])[-1]["username"] == "ab\ufffd"
+    assert json.loads(names["t2"]["raw_json"])[-1]["username"] == "ok\U0001F600"  # a full pair stays intact
+    assert [r["tick"] for r in rows(paths, "game_tick")] == [3]
+    states = {r["state_source"] for r in rows(paths, "server_state")}
+    assert states == {"leaderboard", "playerUpdate"}
+    assert {t: res[t].model_failures for t in ("game_tick", "player_action", "server_state", "complete_game")} == {
+        "game_tick": 1, "player_action": 0, "server_state": 0, "complete_game": 0}
