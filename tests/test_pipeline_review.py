@@ -13,6 +13,7 @@ from vectra_capture.envelope import RawRecord
 from vectra_capture.paths import DataPaths
 from vectra_capture.store import write_records
 from vectra_pipeline.derive.run import derive_date
+from vectra_pipeline.typed_checks import key_unique
 
 MIDNIGHT = 1765065600_000000  # 2025-12-07 00:00 UTC, in microseconds
 DAY = "2025-12-07"
@@ -56,3 +57,34 @@ def test_half_emoji_keeps_the_row_and_only_its_table_counts_a_bad_row(tmp_path: 
     assert states == {"leaderboard", "playerUpdate"}
     assert {t: res[t].model_failures for t in ("game_tick", "player_action", "server_state", "complete_game")} == {
         "game_tick": 1, "player_action": 0, "server_state": 0, "complete_game": 0}
+
+
+def gsu(game: str, tick: int | None, price: object = 1.0, cooldown: int = 0, active: bool = True,
+        **extra: object) -> str:
+    body: dict = {"gameId": game, "price": price, "active": active, "cooldownTimer": cooldown, **extra}
+    if tick is not None:
+        body["tickCount"] = tick
+    return json.dumps(["gameStateUpdate", body])
+
+
+ENTRY = {"id": "did:privy:p1", "username": "u", "pnl": 0.1, "positionQty": 2.5, "avgCost": 1.1,
+         "totalInvested": 2.75, "hasActiveTrades": True, "sidebetPnl": 0, "position": 1, "level": 3}
+HISTORY = [{"id": "20251206-old", "timestamp": 1, "peakMultiplier": 2.5, "rugged": True, "prices": [1, 2.5],
+            "provablyFair": {"serverSeed": "s", "serverSeedHash": "h"}}]
+
+
+def test_overlapping_raw_files_do_not_duplicate_rows(tmp_path: Path) -> None:
+    paths = DataPaths(tmp_path)
+    raws = [gsu("g", i, leaderboard=[ENTRY], gameHistory=HISTORY) for i in range(3)]
+    raws.append(json.dumps(["standard/newTrade", {"id": "t1", "gameId": "g", "playerId": "did:privy:p1",
+                                                  "price": 1.5, "type": "buy", "amount": 0.1}]))
+    recs = [record(i, r, TS + i * 250_000) for i, r in enumerate(raws)]
+    write_records(paths, recs, "s1")
+    write_records(paths, recs[1:], "s1b")  # the same session's rows landed again under another name
+    res = results(paths)
+    assert sorted(r["tick"] for r in rows(paths, "game_tick")) == [0, 1, 2]
+    assert len(rows(paths, "complete_game")) == 1 and len(rows(paths, "player_action")) == 1
+    assert len(rows(paths, "server_state")) == 1
+    assert res["game_tick"].extra["raw_duplicates"] == 3
+    for table in ("game_tick", "server_state", "complete_game", "player_action"):
+        assert key_unique(paths, table).passed

@@ -27,11 +27,11 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str, prev_raw: str, date: str) 
     """Needs the `stage` table: its gameHistory flag picks the few rows worth parsing again."""
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE cg_s AS
-    SELECT ts, source, session_id, seq, direction, unnest(ids) AS hid, unnest(range(len(ids))) AS idx
-    FROM (SELECT s.ts, s.source, s.session_id, s.seq, s.direction,
+    SELECT ts, source, session_id, seq, direction, filename, unnest(ids) AS hid, unnest(range(len(ids))) AS idx
+    FROM (SELECT s.ts, s.source, s.session_id, s.seq, s.direction, s.filename,
                  json_extract_string(r.raw_json, '$[#-1].gameHistory[*].id') AS ids
           FROM (SELECT * FROM stage WHERE event_name = 'gameStateUpdate' AND v[10] IS NOT NULL) s
-          JOIN {raw} r ON r.session_id = s.session_id AND r.seq = s.seq
+          JOIN {raw} r ON r.session_id = s.session_id AND r.seq = s.seq AND r.filename = s.filename
           WHERE r.event_name = 'gameStateUpdate')
     """)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE cg_prev AS SELECT DISTINCT hid FROM
@@ -49,7 +49,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str, prev_raw: str, date: str) 
     final = f"""
     WITH e AS (
       SELECT w.*, json_extract(r.raw_json, '$[#-1].gameHistory[' || w.idx || ']') AS entry
-      FROM cg_w w JOIN {raw} r ON r.session_id = w.session_id AND r.seq = w.seq
+      FROM cg_w w JOIN {raw} r ON r.session_id = w.session_id AND r.seq = w.seq AND r.filename = w.filename
       WHERE r.event_name = 'gameStateUpdate'
     ), v AS (
       SELECT *, json_extract_string(entry, ['$.timestamp', '$.peakMultiplier', '$.rugged',

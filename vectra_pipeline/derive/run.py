@@ -16,7 +16,7 @@ from vectra_capture.store.stream_partition import replace_partition_batches
 from vectra_pipeline.derive import complete_game, game_tick, games, player_action, server_state
 from vectra_pipeline.derive.common import connect, files, invalid_rows, raw_scan, shift
 from vectra_pipeline.derive.schemas import TYPED_SCHEMAS
-from vectra_pipeline.derive.stage import ensure_stage
+from vectra_pipeline.derive.stage import ensure_stage, raw_duplicates
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +92,10 @@ def _derive_into(con: duckdb.DuckDBPyConnection, paths: DataPaths, table: str, d
     for key in ("rows_in", "rows_out", "duplicates_dropped", "model_failures"):
         setattr(result, key, int(stats.pop(key)))
     result.extra = stats
-    if rows != result.rows_out:
-        log.warning("%s %s: wrote %d rows, expected %d", table, date, rows, result.rows_out)
-        result.rows_out = rows
+    if table != "games":
+        result.extra["raw_duplicates"] = raw_duplicates(con)
+    if rows != result.rows_out:  # a join that multiplied or lost rows: never publish it quietly
+        raise RuntimeError(f"{table} {date}: wrote {rows} rows, the derivation counted {result.rows_out}")
     cols = [c for c in schema.names if c not in ("raw_json", "doc_type", "direction", "source", "session_id",
                                                   "prices")][:9]
     first = next(pq.ParquetFile(path).iter_batches(batch_size=5, columns=cols), None)

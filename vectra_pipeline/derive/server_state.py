@@ -56,9 +56,9 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:
     con.execute("""
     CREATE OR REPLACE TEMP TABLE ss_lbw AS
     SELECT first.*, n FROM (
-      SELECT arg_min(struct_pack(ts, source, session_id, seq, direction, game_id, e, idx), (ts, session_id, seq, idx))
+      SELECT arg_min(struct_pack(ts, source, session_id, seq, direction, filename, game_id, e, idx), (ts, session_id, seq, idx))
                AS first, count(*) AS n
-      FROM (SELECT ts, source, session_id, seq, direction, v[1] AS game_id, unnest(lb) AS e,
+      FROM (SELECT ts, source, session_id, seq, direction, filename, v[1] AS game_id, unnest(lb) AS e,
                    unnest(range(len(lb))) AS idx
             FROM stage WHERE event_name = 'gameStateUpdate')
       GROUP BY e.id, game_id, e.positionQty, e.avgCost, e.totalInvested, e.hasActiveTrades, e.sidebetPnl
@@ -75,7 +75,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:
       SELECT w.ts, w.source, w.session_id, w.seq, w.direction, 'gameStateUpdate' AS event_name, w.game_id,
              [{", ".join(f"w.e.{k}" for k in _SQL_ENTRY)}] AS v,
              json_extract(r.raw_json, '$[#-1].leaderboard[' || w.idx || ']') AS entry
-      FROM ss_lbw w JOIN {raw} r ON r.session_id = w.session_id AND r.seq = w.seq
+      FROM ss_lbw w JOIN {raw} r ON r.session_id = w.session_id AND r.seq = w.seq AND r.filename = w.filename
       WHERE r.event_name = 'gameStateUpdate'
     ), gspu AS (
       SELECT r.ts, r.source, r.session_id, r.seq, r.direction, r.event_name,

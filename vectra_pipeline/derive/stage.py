@@ -43,12 +43,12 @@ def build_stage(con: duckdb.DuckDBPyConnection, raw: str) -> int:
     gsu = ", ".join(f"j[{i}] ->> '$'" for i in range(1, 11))
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE stage AS
-    SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username,
+    SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, filename,
            CASE WHEN event_name = 'gameStateUpdate' THEN [{gsu}] ELSE v END AS v,
            CASE WHEN event_name = 'gameStateUpdate' THEN json_transform(j[11], '{_LB_STRUCT}') END AS lb,
            small_raw
     FROM (
-      SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username,
+      SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, filename,
              CASE WHEN event_name = 'gameStateUpdate'
                   THEN json_extract(raw_json, {paths_sql('$[#-1]', GSU_FIELDS)}) END AS j,
              CASE WHEN event_name = 'legacy.tick'
@@ -62,7 +62,13 @@ def build_stage(con: duckdb.DuckDBPyConnection, raw: str) -> int:
       WHERE event_name IN {_in(('gameStateUpdate', 'legacy.tick', *SMALL_EVENTS))}
     )
     """)
-    return con.execute("SELECT count(*) FROM stage").fetchall()[0][0]
+    # Overlapping raw files can hold one (session_id, seq) twice: keep one copy (its file is what the
+    # join back to raw matches on). The rebuild only runs when there is a duplicate.
+    rows, distinct = con.execute("SELECT count(*), count(DISTINCT (session_id, seq)) FROM stage").fetchall()[0]
+    if rows != distinct:
+        con.execute("""CREATE OR REPLACE TEMP TABLE stage AS SELECT * FROM stage
+                       QUALIFY row_number() OVER (PARTITION BY session_id, seq ORDER BY filename) = 1""")
+    return rows - distinct
 
 
 def ensure_stage(con: duckdb.DuckDBPyConnection, raw: str, tag: str) -> None:
@@ -75,5 +81,10 @@ def ensure_stage(con: duckdb.DuckDBPyConnection, raw: str, tag: str) -> None:
     if held and held[0][0] == tag:
         return
     con.execute("DROP TABLE IF EXISTS stage_tag")
-    build_stage(con, raw)
-    con.execute("CREATE TEMP TABLE stage_tag AS SELECT ? AS tag", [tag])
+    dups = build_stage(con, raw)
+    con.execute("CREATE TEMP TABLE stage_tag AS SELECT ? AS tag, ? AS raw_duplicates", [tag, dups])
+
+
+def raw_duplicates(con: duckdb.DuckDBPyConnection) -> int:
+    """Raw rows of the staged date dropped as copies of an earlier (session_id, seq)."""
+    return int(con.execute("SELECT raw_duplicates FROM stage_tag").fetchall()[0][0])
