@@ -113,7 +113,11 @@ def parsed_events(captured_only: bool) -> list[tuple[str, Any]]:
 
 
 def expected_ticks(events: list[tuple[str, Any]]) -> set[tuple]:
-    return {(p["gameId"], p.get("tickCount"), p.get("cooldownTimer"), bool(p.get("rugged", False)))
+    """A cooldown broadcast (not active, not rugged, cooldownTimer > 0) has no tick of play."""
+    def tick(p: dict) -> Any:
+        cooling = not p.get("active") and not p.get("rugged") and (p.get("cooldownTimer") or 0) > 0
+        return None if cooling else p.get("tickCount")
+    return {(p["gameId"], tick(p), p.get("cooldownTimer"), bool(p.get("rugged", False)))
             for n, p in events if n == "gameStateUpdate"}
 
 

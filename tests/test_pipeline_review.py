@@ -88,3 +88,21 @@ def test_overlapping_raw_files_do_not_duplicate_rows(tmp_path: Path) -> None:
     assert res["game_tick"].extra["raw_duplicates"] == 3
     for table in ("game_tick", "server_state", "complete_game", "player_action"):
         assert key_unique(paths, table).passed
+
+
+def test_live_cooldown_broadcast_is_not_tick_zero_of_play(tmp_path: Path) -> None:
+    from pipeline_helpers import fixture_records, land, parsed_events, raw_dates
+
+    game = "20251207-88792b42a6b44197"  # only cooldown broadcasts in the fixture, one of them the genesis
+    payloads = [p for n, p in parsed_events(captured_only=True) if n == "gameStateUpdate" and p.get("gameId") == game]
+    assert any(p.get("tickCount") == 0 and p.get("cooldownTimer") for p in payloads)
+    playing = {p["tickCount"] for p in payloads if p.get("active") or p.get("rugged")}
+    paths = DataPaths(tmp_path)
+    land(paths, fixture_records("samples"), "samples")
+    for date in raw_dates(paths):
+        derive_date(paths, date)
+    ticks = [r for r in rows(paths, "game_tick") if r["game_id"] == game]
+    assert len(ticks) == len({p["cooldownTimer"] for p in payloads})
+    assert all(r["tick"] is None and r["price"] is None and r["phase"] == "settlement" for r in ticks)
+    (summary,) = [g for g in rows(paths, "games") if g["game_id"] == game]
+    assert summary["ticks"] == len(playing) == 0 and summary["peak"] is None and summary["max_tick"] is None

@@ -99,7 +99,7 @@ def _reconcile_date(con: duckdb.DuckDBPyConnection, raw: str, t: dict[str, str])
         FROM {raw} WHERE event_name = 'gameStateUpdate'
       ), kk AS (
         SELECT event_name, raw_json, v[1] AS game_id,
-               CASE WHEN event_name = 'legacy.tick' AND coalesce(TRY_CAST(v[3] AS BIGINT), 0) > 0
+               CASE WHEN coalesce(TRY_CAST(v[3] AS BIGINT), 0) > 0
                          AND NOT coalesce(TRY_CAST(v[4] AS BOOLEAN), false)
                          AND NOT coalesce(TRY_CAST(v[5] AS BOOLEAN), false)
                     THEN NULL ELSE TRY_CAST(v[2] AS BIGINT) END AS tick,

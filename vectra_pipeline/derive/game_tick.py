@@ -1,9 +1,9 @@
 """game_tick: one row per distinct tick state, from live `gameStateUpdate` and legacy `legacy.tick`.
 
 Key (game_id, tick, cooldown_timer, rugged); the first arrival (ts, session_id, seq) wins. Cooldown
-ticks carry no tickCount/price on the wire, so they are stored with tick and price NULL; legacy
-placeholder cooldown records (tick 0, price 1.0, cooldown_timer > 0) become the same kind of row,
-never tick 0 of play. Absent active/rugged mean false. Phase rule (PROTOCOL.md): rugged, then
+ticks (not active, not rugged, cooldownTimer > 0) are stored with tick and price NULL whatever the
+wire says: the live genesis broadcast (tickCount 0, price 1) and legacy placeholder records (tick 0,
+price 1.0) are cooldown/presale/settlement rows, never tick 0 of play. Absent active/rugged mean false. Phase rule (PROTOCOL.md): rugged, then
 active, then allowPreRoundBuys (presale) / cooldownTimer (settlement).
 """
 
@@ -48,10 +48,10 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:
     )
     SELECT * EXCLUDE (active_, rugged_, tick, price),
            coalesce(active_, false) AS active, coalesce(rugged_, false) AS rugged,
-           -- a placeholder cooldown record is not tick 0 of play
-           CASE WHEN event_name = 'legacy.tick' AND NOT coalesce(active_, false) AND NOT coalesce(rugged_, false)
+           -- a cooldown broadcast (live genesis: tickCount 0, price 1; legacy placeholders) is not tick 0 of play
+           CASE WHEN NOT coalesce(active_, false) AND NOT coalesce(rugged_, false)
                      AND coalesce(cooldown_timer, 0) > 0 THEN NULL ELSE tick END AS tick,
-           CASE WHEN event_name = 'legacy.tick' AND NOT coalesce(active_, false) AND NOT coalesce(rugged_, false)
+           CASE WHEN NOT coalesce(active_, false) AND NOT coalesce(rugged_, false)
                      AND coalesce(cooldown_timer, 0) > 0 THEN NULL ELSE price END AS price,
            CASE WHEN coalesce(rugged_, false) THEN 'rugged'
                 WHEN coalesce(active_, false) THEN 'active'

@@ -15,14 +15,14 @@ DEPENDS_ON = ("game_tick", "player_action", "complete_game")
 
 _EMPTY = {
     "game_tick": f"(SELECT NULL::TIMESTAMPTZ ts, NULL source, NULL session_id, NULL::BIGINT seq, NULL game_id, "
-                 f"NULL::BIGINT tick, NULL::{DEC_SQL} price, NULL::BOOLEAN rugged WHERE false)",
+                 f"NULL::BIGINT tick, NULL::{DEC_SQL} price, NULL::BOOLEAN rugged, NULL phase WHERE false)",
     "player_action": "(SELECT NULL game_id, NULL action_kind WHERE false)",
     "complete_game": f"(SELECT NULL::TIMESTAMPTZ ts, NULL source, NULL session_id, NULL::BIGINT seq, NULL game_id, "
                      f"NULL raw_json, NULL::{DEC_SQL} peak_multiplier, NULL::{DEC_SQL} rug_price, "
                      f"NULL::BIGINT tick_count, NULL::BOOLEAN seed_verified WHERE false)",
 }
 _COLS = {
-    "game_tick": "ts, source, session_id, seq, game_id, tick, price, rugged",
+    "game_tick": "ts, source, session_id, seq, game_id, tick, price, rugged, phase",
     "player_action": "game_id, action_kind",
     "complete_game": "ts, source, session_id, seq, game_id, raw_json, peak_multiplier, rug_price, tick_count, "
                      "seed_verified",
@@ -51,7 +51,10 @@ def prepare(con: duckdb.DuckDBPyConnection, paths: DataPaths, date: str) -> tupl
     WITH t AS (
       SELECT game_id, min(ts) AS first_seen, max(ts) AS last_seen,
              arg_min(struct_pack(source, session_id, seq), (ts, session_id, seq)) AS first,
-             count(DISTINCT tick) FILTER (tick IS NOT NULL) AS ticks, max(tick) AS max_tick, max(price) AS peak,
+             -- play only: cooldown/presale/settlement rows are not ticks of the game
+             count(DISTINCT tick) FILTER (tick IS NOT NULL AND phase IN ('active', 'rugged')) AS ticks,
+             max(tick) FILTER (phase IN ('active', 'rugged')) AS max_tick,
+             max(price) FILTER (phase IN ('active', 'rugged')) AS peak,
              min(tick) FILTER (rugged) AS rug_tick, arg_min(price, tick) FILTER (rugged) AS rug_price,
              list(DISTINCT source ORDER BY source) AS sources
       FROM {ticks} WHERE game_id IN (SELECT game_id FROM g_ids) GROUP BY game_id
