@@ -106,3 +106,27 @@ def test_live_cooldown_broadcast_is_not_tick_zero_of_play(tmp_path: Path) -> Non
     assert all(r["tick"] is None and r["price"] is None and r["phase"] == "settlement" for r in ticks)
     (summary,) = [g for g in rows(paths, "games") if g["game_id"] == game]
     assert summary["ticks"] == len(playing) == 0 and summary["peak"] is None and summary["max_tick"] is None
+
+
+def test_keys_crossing_midnight_appear_once(tmp_path: Path) -> None:
+    paths = DataPaths(tmp_path)
+    game, ms = "20251206-aaaa", 1_000
+    trade = json.dumps(["standard/newTrade", {"id": "t-mid", "gameId": game, "playerId": "did:privy:p1",
+                                              "price": 1.5, "type": "buy", "amount": 0.1}])
+    pu = json.dumps(["playerUpdate", {"id": "did:privy:p1", "cash": 1.25, "positionQty": 0}])
+    # one feed copy just before midnight, another a few ms after (a second session): same keys
+    sides = [(MIDNIGHT - 500_000, 100), (MIDNIGHT - 3 * ms, 101), (MIDNIGHT + 250_000, 102)]
+    recs = [record(i, gsu(game, tick, 1.5, leaderboard=[ENTRY]), ts) for i, (ts, tick) in enumerate(sides)]
+    recs += [record(10, trade, MIDNIGHT - 2 * ms), record(11, pu, MIDNIGHT - ms)]
+    late = [record(i, gsu(game, 101, 1.5, leaderboard=[ENTRY]), MIDNIGHT + 2 * ms, "s2") for i in range(1)]
+    late += [record(1, trade, MIDNIGHT + 3 * ms, "s2"), record(2, pu, MIDNIGHT + 4 * ms, "s2")]
+    write_records(paths, recs, "s1")
+    write_records(paths, late, "s2")
+    for date in ("2025-12-07", "2025-12-06"):  # either order: the tail is read from raw
+        derive_date(paths, date)
+    for table in ("game_tick", "server_state", "player_action"):
+        assert key_unique(paths, table).passed, table
+    assert sorted(r["tick"] for r in rows(paths, "game_tick")) == [100, 101, 102]
+    assert [r["action_id"] for r in rows(paths, "player_action")] == ["t-mid"]
+    assert rows(paths, "player_action")[0]["session_id"] == "s1"  # the earliest sighting wins
+    assert sorted(r["state_source"] for r in rows(paths, "server_state")) == ["leaderboard", "playerUpdate"]

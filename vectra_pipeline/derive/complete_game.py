@@ -30,7 +30,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str, prev_raw: str, date: str) 
     SELECT ts, source, session_id, seq, direction, filename, unnest(ids) AS hid, unnest(range(len(ids))) AS idx
     FROM (SELECT s.ts, s.source, s.session_id, s.seq, s.direction, s.filename,
                  json_extract_string(r.raw_json, '$[#-1].gameHistory[*].id') AS ids
-          FROM (SELECT * FROM stage WHERE event_name = 'gameStateUpdate' AND v[10] IS NOT NULL) s
+          FROM (SELECT * FROM stage WHERE event_name = 'gameStateUpdate' AND v[10] IS NOT NULL AND NOT prev) s
           JOIN {raw} r ON r.session_id = s.session_id AND r.seq = s.seq AND r.filename = s.filename
           WHERE r.event_name = 'gameStateUpdate')
     """)

@@ -22,13 +22,13 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE gt_c AS
     WITH live AS (
-      SELECT ts, source, session_id, seq, direction, event_name, player_id, username, filename, v
+      SELECT ts, source, session_id, seq, direction, event_name, player_id, username, filename, prev, v
       FROM stage WHERE event_name = 'gameStateUpdate'
     ), legacy AS (
-      SELECT ts, source, session_id, seq, direction, event_name, player_id, username, filename, v
+      SELECT ts, source, session_id, seq, direction, event_name, player_id, username, filename, prev, v
       FROM stage WHERE event_name = 'legacy.tick'
     ), typed AS (
-      SELECT ts, source, session_id, seq, direction, event_name, player_id, username, filename,
+      SELECT ts, source, session_id, seq, direction, event_name, player_id, username, filename, prev,
              v[1] AS game_id, TRY_CAST(v[2] AS BIGINT) AS tick, {dec('v[3]', DEC_SQL)} AS price,
              TRY_CAST(v[4] AS BOOLEAN) AS active_, TRY_CAST(v[5] AS BOOLEAN) AS rugged_,
              TRY_CAST(v[6] AS BIGINT) AS cooldown_timer, TRY_CAST(v[7] AS BOOLEAN) AS allow_pre_round_buys,
@@ -39,7 +39,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:
                OR (v[6] IS NOT NULL AND cooldown_timer IS NULL) AS failed
       FROM live
       UNION ALL
-      SELECT ts, source, session_id, seq, direction, event_name, player_id, username, filename,
+      SELECT ts, source, session_id, seq, direction, event_name, player_id, username, filename, prev,
              v[1], TRY_CAST(v[2] AS BIGINT), {dec('v[3]', DEC_SQL)},
              TRY_CAST(v[4] AS BOOLEAN), TRY_CAST(v[5] AS BOOLEAN), TRY_CAST(v[6] AS BIGINT),
              v[7] = 'PRESALE', TRY_CAST(v[8] AS BIGINT), NULL::BIGINT, v[7],
@@ -65,15 +65,17 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:
     SELECT * FROM gt_c WHERE NOT failed
     QUALIFY row_number() OVER (PARTITION BY game_id, tick, cooldown_timer, rugged ORDER BY ts, session_id, seq) = 1
     """)
-    rows_in, failed = con.execute("SELECT count(*), count(*) FILTER (failed) FROM gt_c").fetchall()[0]
-    (rows_out,) = con.execute("SELECT count(*) FROM gt_w").fetchall()[0]
+    # rows of the previous date's tail (`prev`) only claim their keys: first sighting wins, across midnight
+    rows_in, failed = con.execute("SELECT count(*), count(*) FILTER (failed) FROM gt_c WHERE NOT prev").fetchall()[0]
+    (rows_out, earlier) = con.execute("SELECT count(*) FILTER (NOT prev), count(*) FILTER (prev) FROM gt_w"
+                                      ).fetchall()[0]
     stats = {"rows_in": rows_in, "model_failures": failed, "rows_out": rows_out,
-             "duplicates_dropped": rows_in - failed - rows_out}
+             "duplicates_dropped": rows_in - failed - rows_out, "keys_of_previous_date": earlier}
     final = f"""
     SELECT {envelope('game_tick', 'w')},
            r.raw_json, w.event_name, w.phase, w.tick, w.price, w.active, w.rugged, w.cooldown_timer,
            w.allow_pre_round_buys, w.trade_count, w.connected_players, w.legacy_phase
-    FROM gt_w w JOIN {raw} r ON r.session_id = w.session_id AND r.seq = w.seq AND r.filename = w.filename
+    FROM (SELECT * FROM gt_w WHERE NOT prev) w JOIN {raw} r ON r.session_id = w.session_id AND r.seq = w.seq AND r.filename = w.filename
     WHERE r.event_name IN ('gameStateUpdate', 'legacy.tick')
     """
     return stats, final

@@ -21,11 +21,13 @@ EVENTS = TRADES + SIDEBETS + ORDERS
 def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:  # noqa: ARG001
     """Needs the `stage` table (stage.build_stage), which holds these events' fields and raw_json."""
     small = SMALL_ROWS
-    failures = validate_events(con, small, EVENTS, "pa_bad", f"(event_name NOT IN {ORDERS} OR direction = 'sent')")
+    validate_events(con, small, EVENTS, "pa_bad", f"(event_name NOT IN {ORDERS} OR direction = 'sent')")
+    (failures,) = con.execute("SELECT count(*) FROM pa_bad b SEMI JOIN (SELECT session_id, seq FROM stage "
+                              "WHERE NOT prev) s ON s.session_id = b.session_id AND s.seq = b.seq").fetchall()[0]
     names = ", ".join(f"'{e}'" for e in EVENTS)
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE pa_c AS
-    SELECT r.ts, r.source, r.session_id, r.seq, r.direction, r.event_name, r.raw_json,
+    SELECT r.ts, r.source, r.session_id, r.seq, r.direction, r.event_name, r.raw_json, r.prev,
            coalesce(v[2], r.game_id) AS game_id, coalesce(v[3], r.player_id) AS player_id,
            coalesce(v[4], r.username) AS username,
            CASE WHEN r.event_name IN {TRADES + ('',)} THEN 'trade'
@@ -44,11 +46,12 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:  # no
     """)
     (rows_in,) = con.execute(
         f"SELECT count(*) FROM stage WHERE event_name IN ({names}) "
-        f"AND (event_name NOT IN {ORDERS} OR direction = 'sent')").fetchall()[0]
+        f"AND (event_name NOT IN {ORDERS} OR direction = 'sent') AND NOT prev").fetchall()[0]
     con.execute("""
     CREATE OR REPLACE TEMP TABLE pa_w AS SELECT * FROM pa_c
     QUALIFY row_number() OVER (PARTITION BY action_kind, action_id ORDER BY ts, session_id, seq) = 1
     """)
+    con.execute("DELETE FROM pa_w WHERE prev")  # keys first seen in the previous date's tail stay there
     (rows_out,) = con.execute("SELECT count(*) FROM pa_w").fetchall()[0]
     stats = {"rows_in": rows_in, "model_failures": failures, "rows_out": rows_out,
              "duplicates_dropped": rows_in - failures - rows_out}

@@ -16,7 +16,7 @@ from vectra_capture.store.stream_partition import replace_partition_batches
 from vectra_pipeline.derive import complete_game, game_tick, games, player_action, server_state
 from vectra_pipeline.derive.common import connect, files, invalid_rows, raw_scan, shift
 from vectra_pipeline.derive.schemas import TYPED_SCHEMAS
-from vectra_pipeline.derive.stage import ensure_stage, raw_duplicates
+from vectra_pipeline.derive.stage import ensure_stage, raw_duplicates, with_tail
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,8 @@ class DeriveResult:
 def _prepare(con: duckdb.DuckDBPyConnection, paths: DataPaths, table: str, date: str, guard: bool):
     raw = raw_scan(paths, date, valid_only=guard)
     if table != "games":
-        ensure_stage(con, raw, f"{paths.root}|{date}|{guard}")
+        tail = with_tail(raw, raw_scan(paths, shift(date, -1), valid_only=guard), date)
+        ensure_stage(con, tail, f"{paths.root}|{date}|{guard}")
     if table in _RAW_PREPARE:
         return _RAW_PREPARE[table](con, raw)
     if table == "complete_game":

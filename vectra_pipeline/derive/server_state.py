@@ -48,7 +48,9 @@ _SQL_ENTRY = ENTRY_FIELDS
 def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:
     """Needs the `stage` table (stage.build_stage); `raw` is joined back for the winning entries' JSON."""
     small = SMALL_ROWS
-    failures = validate_events(con, small, EVENTS, "ss_bad")
+    validate_events(con, small, EVENTS, "ss_bad")
+    (failures,) = con.execute("SELECT count(*) FROM ss_bad b SEMI JOIN (SELECT session_id, seq FROM stage "
+                              "WHERE NOT prev) s ON s.session_id = b.session_id AND s.seq = b.seq").fetchall()[0]
     # Leaderboards: 10 entries x every gameStateUpdate. Parse each array once into VARCHAR structs (numbers
     # keep their JSON text), keep only narrow columns, pick the first row of each distinct state, and
     # fetch the winning entries' JSON afterwards.
@@ -56,9 +58,9 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:
     con.execute("""
     CREATE OR REPLACE TEMP TABLE ss_lbw AS
     SELECT first.*, n FROM (
-      SELECT arg_min(struct_pack(ts, source, session_id, seq, direction, filename, game_id, e, idx), (ts, session_id, seq, idx))
-               AS first, count(*) AS n
-      FROM (SELECT ts, source, session_id, seq, direction, filename, v[1] AS game_id, unnest(lb) AS e,
+      SELECT arg_min(struct_pack(ts, source, session_id, seq, direction, filename, prev, game_id, e, idx),
+                     (ts, session_id, seq, idx)) AS first, count(*) FILTER (NOT prev) AS n
+      FROM (SELECT ts, source, session_id, seq, direction, filename, prev, v[1] AS game_id, unnest(lb) AS e,
                    unnest(range(len(lb))) AS idx
             FROM stage WHERE event_name = 'gameStateUpdate')
       GROUP BY e.id, game_id, e.positionQty, e.avgCost, e.totalInvested, e.hasActiveTrades, e.sidebetPnl
@@ -72,13 +74,13 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE ss_c AS
     WITH lbv AS (
-      SELECT w.ts, w.source, w.session_id, w.seq, w.direction, 'gameStateUpdate' AS event_name, w.game_id,
+      SELECT w.ts, w.source, w.session_id, w.seq, w.direction, w.prev, 'gameStateUpdate' AS event_name, w.game_id,
              [{", ".join(f"w.e.{k}" for k in _SQL_ENTRY)}] AS v,
              json_extract(r.raw_json, '$[#-1].leaderboard[' || w.idx || ']') AS entry
       FROM ss_lbw w JOIN {raw} r ON r.session_id = w.session_id AND r.seq = w.seq AND r.filename = w.filename
       WHERE r.event_name = 'gameStateUpdate'
     ), gspu AS (
-      SELECT r.ts, r.source, r.session_id, r.seq, r.direction, r.event_name,
+      SELECT r.ts, r.source, r.session_id, r.seq, r.direction, r.prev, r.event_name,
              json_extract_string(r.raw_json, '$[#-1].gameId') AS game_id,
              json_extract(r.raw_json, '$[#-1].leaderboardEntry') AS entry
       FROM {small} r ANTI JOIN ss_bad b ON b.session_id = r.session_id AND b.seq = r.seq
@@ -86,20 +88,20 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:
     ), gspuv AS (
       SELECT *, json_extract_string(entry, {_p('$', _ENTRY)}) AS v FROM gspu WHERE entry IS NOT NULL
     ), pu AS (
-      SELECT r.ts, r.source, r.session_id, r.seq, r.direction, r.event_name, r.raw_json, r.username,
+      SELECT r.ts, r.source, r.session_id, r.seq, r.direction, r.prev, r.event_name, r.raw_json, r.username,
              r.v
       FROM {small} r ANTI JOIN ss_bad b ON b.session_id = r.session_id AND b.seq = r.seq
       WHERE r.event_name = 'playerUpdate'
     ), rows AS (
-      SELECT ts, source, session_id, seq, direction, event_name, game_id, v[1] AS player_id, v[2] AS username,
+      SELECT ts, source, session_id, seq, direction, prev, event_name, game_id, v[1] AS player_id, v[2] AS username,
              entry::VARCHAR AS raw_json, 'leaderboard' AS state_source, NULL::{DEC_SQL} AS cash, {_entry_cols('v')}
       FROM lbv
       UNION ALL
-      SELECT ts, source, session_id, seq, direction, event_name, game_id, v[1], v[2],
+      SELECT ts, source, session_id, seq, direction, prev, event_name, game_id, v[1], v[2],
              entry::VARCHAR, 'gameStatePlayerUpdate', NULL::{DEC_SQL}, {_entry_cols('v')}
       FROM gspuv
       UNION ALL
-      SELECT ts, source, session_id, seq, direction, event_name, NULL, v[1], username, raw_json, 'playerUpdate',
+      SELECT ts, source, session_id, seq, direction, prev, event_name, NULL, v[1], username, raw_json, 'playerUpdate',
              {dec('v[2]', DEC_SQL)}, {dec('v[3]', DEC_SQL)}, {dec('v[4]', DEC_SQL)}, {dec('v[5]', DEC_SQL)},
              {dec('v[6]', DEC_SQL)}, {dec('v[7]', DEC_SQL)}, {dec('v[8]', DEC_SQL)}, NULL::BOOLEAN, NULL::BIGINT,
              TRY_CAST(v[9] AS BIGINT)
@@ -109,19 +111,21 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:
                    ELSE {_state_key(_POS)} END AS state_key
     FROM rows
     """)
-    (other_in,) = con.execute("SELECT count(*) FROM ss_c WHERE state_source <> 'leaderboard'").fetchall()[0]
+    (other_in,) = con.execute("SELECT count(*) FROM ss_c WHERE state_source <> 'leaderboard' AND NOT prev"
+                              ).fetchall()[0]
     rows_in = lb_in + other_in
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE ss_w AS
     SELECT {envelope('server_state')}, raw_json, event_name, state_source, state_key, cash, position_qty,
-           avg_cost, total_invested, pnl, pnl_percent, sidebet_pnl, has_active_trades, rank, level
+           avg_cost, total_invested, pnl, pnl_percent, sidebet_pnl, has_active_trades, rank, level, prev
     FROM ss_c
     QUALIFY row_number() OVER (PARTITION BY state_source, player_id, game_id, state_key
                                ORDER BY ts, session_id, seq) = 1
     """)
     con.execute("DROP TABLE ss_c")
+    con.execute("DELETE FROM ss_w WHERE prev")  # first seen in the previous date's tail: that date's row
     (rows_out,) = con.execute("SELECT count(*) FROM ss_w").fetchall()[0]
-    final = "SELECT * FROM ss_w ORDER BY ts, session_id, seq"
+    final = "SELECT * EXCLUDE (prev) FROM ss_w ORDER BY ts, session_id, seq"
     rows_in += failures - no_id  # rows failing validation never reached ss_c; no-id entries are in lb_in
     stats = {"rows_in": rows_in, "model_failures": failures, "rows_out": rows_out,
              "duplicates_dropped": rows_in - failures - rows_out}

@@ -26,7 +26,7 @@ ACTION_EVENTS = ("standard/newTrade", "newSideBet", "currentSidebet", "currentSi
                  "buyOrder", "sellOrder", "requestSidebet")
 SMALL_EVENTS = (*ACTION_EVENTS, "playerUpdate", "gameStatePlayerUpdate")
 # The low-volume rows with their raw_json; explicit columns so the leaderboard column is never read.
-SMALL_ROWS = ("(SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, v, "
+SMALL_ROWS = ("(SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, v, prev, "
               "small_raw AS raw_json FROM stage WHERE small_raw IS NOT NULL)")
 _LB_STRUCT = "[{" + ", ".join(f'"{k}": "VARCHAR"' for k in ENTRY_FIELDS) + "}]"
 
@@ -39,16 +39,27 @@ def _in(events: tuple[str, ...]) -> str:
     return "(" + ", ".join(f"'{e}'" for e in events) + ")"
 
 
+# Keys are unique across dates: a key first seen in the previous date's last minutes (a game or a
+# feed's copy crossing midnight) belongs to that date. Longer than the longest game.
+TAIL = "INTERVAL 30 MINUTE"
+
+
+def with_tail(raw: str, prev_raw: str, date: str) -> str:
+    """`raw` plus the previous date's last TAIL of rows, flagged `prev` (read, never written)."""
+    return (f"(SELECT *, false AS prev FROM {raw} UNION ALL BY NAME SELECT *, true AS prev FROM {prev_raw} "
+            f"WHERE ts >= TIMESTAMPTZ '{date} 00:00:00+00' - {TAIL})")
+
+
 def build_stage(con: duckdb.DuckDBPyConnection, raw: str) -> int:
     gsu = ", ".join(f"j[{i}] ->> '$'" for i in range(1, 11))
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE stage AS
-    SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, filename,
+    SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, filename, prev,
            CASE WHEN event_name = 'gameStateUpdate' THEN [{gsu}] ELSE v END AS v,
            CASE WHEN event_name = 'gameStateUpdate' THEN json_transform(j[11], '{_LB_STRUCT}') END AS lb,
            small_raw
     FROM (
-      SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, filename,
+      SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, filename, prev,
              CASE WHEN event_name = 'gameStateUpdate'
                   THEN json_extract(raw_json, {paths_sql('$[#-1]', GSU_FIELDS)}) END AS j,
              CASE WHEN event_name = 'legacy.tick'
@@ -64,10 +75,10 @@ def build_stage(con: duckdb.DuckDBPyConnection, raw: str) -> int:
     """)
     # Overlapping raw files can hold one (session_id, seq) twice: keep one copy (its file is what the
     # join back to raw matches on). The rebuild only runs when there is a duplicate.
-    rows, distinct = con.execute("SELECT count(*), count(DISTINCT (session_id, seq)) FROM stage").fetchall()[0]
+    rows, distinct = con.execute("SELECT count(*), count(DISTINCT (session_id, seq, prev)) FROM stage").fetchall()[0]
     if rows != distinct:
         con.execute("""CREATE OR REPLACE TEMP TABLE stage AS SELECT * FROM stage
-                       QUALIFY row_number() OVER (PARTITION BY session_id, seq ORDER BY filename) = 1""")
+                       QUALIFY row_number() OVER (PARTITION BY session_id, seq, prev ORDER BY filename) = 1""")
     return rows - distinct
 
 
