@@ -214,5 +214,31 @@ def test_sensor_plan_includes_neighbours_and_stays_in_range() -> None:
     from vectra_pipeline.defs.typed.sensors import ALL_TYPED, plan
 
     got = plan(["2025-12-07"], {"2025-12-06", "2025-12-07", "2025-12-08"}, today="2026-01-01")
-    assert got == {"2025-12-07": set(ALL_TYPED), "2025-12-06": {"games"}, "2025-12-08": {"complete_game", "games"}}
+    assert got == {"2025-12-07": set(ALL_TYPED), "2025-12-06": {"games"}, "2025-12-08": set(ALL_TYPED)}
     assert plan(["2025-10-28", "2026-02-01"], {"2025-10-28", "2026-02-01"}, today="2026-01-01") == {}
+
+
+def test_sensor_reruns_the_previous_dates_games_on_each_change(tmp_path: Path) -> None:
+    from vectra_capture.envelope import RawRecord
+
+    paths = DataPaths(tmp_path)
+    midnight = 1765065600_000000  # 2025-12-07 00:00 UTC
+
+    def land_tick(offset_us: int, seq: int, name: str) -> None:
+        raw = json.dumps(["gameStateUpdate", {"gameId": "g", "tickCount": seq, "price": 1.0, "active": True}])
+        land(paths, [RawRecord("ws_event", midnight + offset_us, seq, "public_ws", name, raw.encode(),
+                               event_name="gameStateUpdate")], name)
+
+    land_tick(-1_000_000, 1, "a")  # 2025-12-06 23:59:59: a game crossing midnight
+    land_tick(1_000_000, 2, "b")
+    cursor, games_keys, order = None, [], []
+    with dg.DagsterInstance.ephemeral() as instance:
+        for step in range(3):
+            ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources(paths))
+            result = landing_zone_sensor(ctx)
+            cursor = result.cursor
+            order.append([r.partition_key for r in result.run_requests])
+            games_keys += [r.run_key for r in result.run_requests if r.partition_key == "2025-12-06"]
+            land_tick(2_000_000 + step, 3 + step, f"c{step}")  # more of 2025-12-07 lands
+    assert len(games_keys) == 3 and len(set(games_keys)) == 3  # each change of D re-runs D-1's games
+    assert order[1] == order[2] == ["2025-12-07", "2025-12-06"]  # the changed date's typed run first

@@ -8,7 +8,12 @@ import dagster as dg
 from vectra_pipeline.defs.landing.assets import DAILY
 from vectra_pipeline.defs.landing.resources import VectraData
 
-RAW_DEPS = [dg.AssetKey("ws_event"), dg.AssetKey("legacy_recordings")]
+# A date's derivation also reads the previous date's last minutes of raw (keys unique across midnight),
+# and games reads the typed tables of D-1, D and D+1.
+RAW_DEPS = [dg.AssetDep("ws_event", partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True)),
+            dg.AssetKey("legacy_recordings")]
+NEIGHBOURS = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=1, allow_nonexistent_upstream_partitions=True)
 RAW_TABLES = ("game_tick", "player_action", "server_state", "complete_game")
 DESCRIPTIONS = {
     "game_tick": "One row per distinct tick state (live gameStateUpdate + legacy ticks), key (game_id, tick, "
@@ -75,7 +80,7 @@ def typed_from_raw(context: dg.AssetExecutionContext, vectra_data: VectraData):
     group_name="typed",
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[dg.AssetKey("game_tick"), dg.AssetKey("player_action"), dg.AssetKey("complete_game")],
+    deps=[dg.AssetDep(t, partition_mapping=NEIGHBOURS) for t in ("game_tick", "player_action", "complete_game")],
     kinds={"parquet", "duckdb"},
     description=DESCRIPTIONS["games"],
 )

@@ -1,6 +1,8 @@
 """Watch the landing zone (file names, sizes, mtimes per date: the cursor) and request the typed
 partitions whose raw data changed, older dates included. Neighbouring dates follow: games of D-1
-aggregate D's ticks; complete_game and games of D+1 look back into D."""
+aggregate D's ticks; every typed table of D+1 looks back into D's last minutes. A run key names the
+raw digests of every date its partition reads (D-1, D, D+1), so each change of any of them re-runs it;
+the changed dates' runs are requested before their neighbours'."""
 
 
 import hashlib
@@ -39,8 +41,16 @@ def plan(changed: list[str], raw_dates: set[str], today: str) -> dict[str, set[s
         if shift(d, -1) in raw_dates:
             wanted.setdefault(shift(d, -1), set()).add("games")
         if shift(d, 1) in raw_dates:
-            wanted.setdefault(shift(d, 1), set()).update({"complete_game", "games"})
+            wanted.setdefault(shift(d, 1), set()).update(ALL_TYPED)
     return {d: a for d, a in wanted.items() if FIRST_DATE <= d <= today}
+
+
+def run_key(date: str, assets: set[str], digests: dict[str, list]) -> str:
+    """The partition and the raw digests of every date it reads (D-1, D, D+1)."""
+    from vectra_pipeline.derive.common import shift
+
+    seen = ".".join(digests.get(shift(date, k), ["-"])[0] for k in (-1, 0, 1))
+    return f"{date}:{seen}:{','.join(sorted(assets))}"
 
 
 @dg.sensor(
@@ -68,9 +78,10 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext, vectra_data: Vectra
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     events = [e for e in events if e.partition <= today]
     requests = [
-        dg.RunRequest(run_key=f"{date}:{now['ws_event'].get(date, ['-'])[0]}:{','.join(sorted(assets))}",
-                      partition_key=date, asset_selection=[dg.AssetKey(a) for a in sorted(assets)])
-        for date, assets in sorted(plan(changed, set(now.get("ws_event", {})), today).items())
+        dg.RunRequest(run_key=run_key(date, assets, now.get("ws_event", {})), partition_key=date,
+                      asset_selection=[dg.AssetKey(a) for a in sorted(assets)])
+        for date, assets in sorted(plan(changed, set(now.get("ws_event", {})), today).items(),
+                                   key=lambda item: (item[0] not in changed, item[0]))
     ]
     if requests:
         context.log.info("raw changed on %s: %d run requests", changed, len(requests))
