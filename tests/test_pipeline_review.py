@@ -130,3 +130,26 @@ def test_keys_crossing_midnight_appear_once(tmp_path: Path) -> None:
     assert [r["action_id"] for r in rows(paths, "player_action")] == ["t-mid"]
     assert rows(paths, "player_action")[0]["session_id"] == "s1"  # the earliest sighting wins
     assert sorted(r["state_source"] for r in rows(paths, "server_state")) == ["leaderboard", "playerUpdate"]
+
+
+def test_decimals_beyond_a_double_are_exact_or_failures(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    paths = DataPaths(tmp_path)
+    raws = [  # written by hand: json.dumps of a float would round them first
+        '["standard/newTrade", {"id": "t-long", "gameId": "g", "playerId": "did:privy:p1", '
+        '"price": 99.99999999999999999, "amount": 0.12345678901234567890123, "type": "buy"}]',
+        '["standard/newTrade", {"id": "t-huge", "gameId": "g", "playerId": "did:privy:p1", '
+        '"price": 1.5, "amount": 1e15, "type": "buy"}]',
+        '["standard/newTrade", {"id": "t-plain", "gameId": "g", "playerId": "did:privy:p1", '
+        '"price": 1.0087724988192917, "amount": 0.1, "type": "sell"}]',
+    ]
+    write_records(paths, [record(i, r) for i, r in enumerate(raws)], "s1")
+    res = results(paths)["player_action"]
+    got = {r["action_id"]: r for r in rows(paths, "player_action")}
+    assert got["t-long"]["price"] == Decimal("99.99999999999999999")
+    assert got["t-long"]["amount"] == Decimal("0.12345678901234567890123")
+    assert got["t-plain"]["price"] == Decimal("1.0087724988192917")
+    assert "t-huge" not in got  # 1e15 does not fit DECIMAL(38,24): a counted failure, not a silent NULL
+    assert res.model_failures == 1 and "1E+15" in res.extra["decimal_failure_reasons"]
+    assert res.rows_out == 2

@@ -7,6 +7,7 @@ from __future__ import annotations
 import duckdb
 
 from vectra_pipeline.derive.common import dec, envelope
+from vectra_pipeline.derive.exact import exact_decimals
 from vectra_pipeline.derive.schemas import DEC_SQL
 from vectra_pipeline.derive.stage import SMALL_ROWS
 from vectra_pipeline.derive.validation import validate_events
@@ -27,7 +28,7 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:  # no
     names = ", ".join(f"'{e}'" for e in EVENTS)
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE pa_c AS
-    SELECT r.ts, r.source, r.session_id, r.seq, r.direction, r.event_name, r.raw_json, r.prev,
+    SELECT r.ts, r.source, r.session_id, r.seq, r.direction, r.event_name, r.raw_json, r.prev, r.v,
            coalesce(v[2], r.game_id) AS game_id, coalesce(v[3], r.player_id) AS player_id,
            coalesce(v[4], r.username) AS username,
            CASE WHEN r.event_name IN {TRADES + ('',)} THEN 'trade'
@@ -44,6 +45,13 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:  # no
     FROM (SELECT * FROM {small} WHERE event_name IN ({names}) AND (event_name NOT IN {ORDERS} OR direction = 'sent')) r
     ANTI JOIN pa_bad b ON b.session_id = r.session_id AND b.seq = r.seq
     """)
+    # numbers DuckDB read as doubles (or could not cast) re-read exactly; a value too big is a failure
+    inexact, reasons = exact_decimals(con, "pa_c", {
+        "price": ("v[7]", ["price"]), "amount": ("coalesce(v[8], v[18])", ["amount", "betAmount"]),
+        "qty": ("v[9]", ["qty"]), "leverage": ("v[11]", ["leverage"]), "bonus_portion": ("v[12]", ["bonusPortion"]),
+        "real_portion": ("v[13]", ["realPortion"]), "x_payout": ("v[14]", ["xPayout"]),
+        "payout": ("v[15]", ["payout"]), "profit": ("v[16]", ["profit"])})
+    failures += inexact
     (rows_in,) = con.execute(
         f"SELECT count(*) FROM stage WHERE event_name IN ({names}) "
         f"AND (event_name NOT IN {ORDERS} OR direction = 'sent') AND NOT prev").fetchall()[0]
@@ -54,7 +62,9 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:  # no
     con.execute("DELETE FROM pa_w WHERE prev")  # keys first seen in the previous date's tail stay there
     (rows_out,) = con.execute("SELECT count(*) FROM pa_w").fetchall()[0]
     stats = {"rows_in": rows_in, "model_failures": failures, "rows_out": rows_out,
-             "duplicates_dropped": rows_in - failures - rows_out}
+             "duplicates_dropped": rows_in - failures - rows_out, "decimal_failures": inexact}
+    if reasons:
+        stats["decimal_failure_reasons"] = "; ".join(reasons)
     final = f"""
     SELECT {envelope('player_action', 'w')}, w.raw_json, w.event_name, w.action_kind, w.action_id, w.action_type,
            w.tick, w.price, w.amount, w.qty, w.coin, w.leverage, w.bonus_portion, w.real_portion, w.x_payout,
