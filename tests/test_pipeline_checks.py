@@ -115,7 +115,10 @@ def test_reconciliation_catches_a_missing_row_and_counts_model_failures(derived:
     assert not rec.passed and rec.metadata["missing_from_typed"].value == 1
 
 
-def test_manifest_check_missing_garbled_old_and_mismatched(derived: DataPaths) -> None:
+def test_manifest_check_missing_garbled_old_and_mismatched(derived: DataPaths, monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    from vectra_pipeline import schema_manifest
+
     manifest = derived.manifests / "schema_version.json"
     assert run_schema_job(derived)["schema_manifest"].passed
     text = manifest.read_text()
@@ -126,7 +129,12 @@ def test_manifest_check_missing_garbled_old_and_mismatched(derived: DataPaths) -
     assert not run_schema_job(derived)["schema_manifest"].passed
     atomic_write_bytes(manifest, json.dumps({**json.loads(text), "version": SCHEMA_VERSION - 1}).encode())
     assert not run_schema_job(derived)["schema_manifest"].passed
-    assert migrate(derived).passed
+    refused = migrate(derived)  # no step registered for the bump: the manifest is not rewritten
+    assert not refused.passed and refused.details["missing"] == [f"{SCHEMA_VERSION - 1}->{SCHEMA_VERSION}"]
+    assert not run_schema_job(derived)["schema_manifest"].passed
+    steps: list[int] = []
+    monkeypatch.setitem(schema_manifest.MIGRATIONS, SCHEMA_VERSION - 1, lambda _paths: steps.append(1))
+    assert migrate(derived).passed and steps == [1]  # an explicit no-op step
     assert run_schema_job(derived)["schema_manifest"].passed
 
     date, t = first_partition(derived, "game_tick")

@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "schema_version"
 SCHEMA_VERSION = 1
-# from-version -> function migrating the data root to from-version + 1 (rewrites Parquet if needed)
+# from-version -> function migrating the data root to from-version + 1 (rewrites Parquet if needed).
+# Every step must be registered, a no-op one explicitly: a version bump without its step is an error.
 MIGRATIONS: dict[int, Callable[[DataPaths], None]] = {}
 
 
@@ -106,12 +107,14 @@ def migrate(paths: DataPaths) -> Outcome:
         return Outcome(False, f"manifest version {current} is newer than the code ({SCHEMA_VERSION}): upgrade vectra")
     ran = []
     if isinstance(current, int):
+        missing = [f"{v}->{v + 1}" for v in range(current, SCHEMA_VERSION) if v not in MIGRATIONS]
+        if missing:
+            return Outcome(False, f"no migration registered for {', '.join(missing)}: manifest left at v{current}",
+                           {"from": current, "to": SCHEMA_VERSION, "missing": missing})
         for v in range(current, SCHEMA_VERSION):
-            step = MIGRATIONS.get(v)
-            if step is not None:
-                log.info("migrating schema v%d -> v%d", v, v + 1)
-                step(paths)
-                ran.append(f"{v}->{v + 1}")
+            log.info("migrating schema v%d -> v%d", v, v + 1)
+            MIGRATIONS[v](paths)
+            ran.append(f"{v}->{v + 1}")
     write_manifest(paths, MANIFEST, expected_manifest())
     return Outcome(True, f"manifest at v{SCHEMA_VERSION} (was {current})", {"from": current, "to": SCHEMA_VERSION,
                                                                               "migrations": ran})
