@@ -124,7 +124,10 @@ class CaptureDaemon:
         if parsed.event_name == "gameStateUpdate":
             self._last_game_update = time.monotonic()
             self._alarmed = False
-        self.live.observe(parsed.event_name, payload, time.time())
+        try:  # the frame is recorded already: a surprise here must not quarantine it a second time
+            self.live.observe(parsed.event_name, payload, time.time())
+        except Exception:
+            log.exception("live state could not follow %s", parsed.event_name)
         return parsed.packet_type == "event"  # acks still go to python-socketio for callbacks
 
     # -- status (read by the writer thread once a second) ------------------------------------
