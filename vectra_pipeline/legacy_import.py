@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vectra_capture.legacy_reader import UNKNOWN, LegacyFile, read_legacy_file, relative_name
+from vectra_capture.legacy_reader import UNKNOWN, Counters, LegacyFile, read_legacy_file, relative_name
 from vectra_capture.paths import DataPaths, default_legacy_dir
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,7 @@ READER_VERSION = 2  # v2: DST fall-back times placed by order, outside-root keys
 SOURCE = "replay"
 DOC_TYPE = "ws_event"
 _US_PER_DAY = 86_400_000_000  # the UTC day of a ts_us: ts_us // _US_PER_DAY (same as store.utc_date)
-_TOTAL_KEYS = (
-    "lines", "imported", "salvaged", "salvaged_records", "fragments", "quarantined", "blank",
-    "records", "gameid_date_mismatch",
-)
+_TOTAL_KEYS = tuple(Counters().as_dict())  # the reader's counters, summed over files
 
 
 @dataclass
@@ -211,10 +208,9 @@ def import_file(paths: DataPaths, path: Path, root: Path | None) -> tuple[FileRe
     quarantine = _quarantine_tables(lf, sid)
     replace_file_set(paths, DOC_TYPE, name, ws)
     replace_quarantine_file_set(paths, SOURCE, name, quarantine)
-    c = lf.counters
     result = FileResult(
         file=lf.rel, status="unknown_format" if lf.format == UNKNOWN else "imported", format=lf.format,
-        **{k: v for k, v in c.as_dict().items()}, quarantine_rows=len(lf.quarantined), bytes=lf.size,
+        **lf.counters.as_dict(), quarantine_rows=len(lf.quarantined), bytes=lf.size,
         games=sorted(lf.game_ids), dates=sorted(set(ws) | set(quarantine)), detail=lf.detail,
     )
     entry = {
