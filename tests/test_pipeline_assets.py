@@ -52,12 +52,17 @@ def table(paths: DataPaths, name: str) -> list[dict]:
     return [row for f in files for row in pq.read_table(f).to_pylist()]
 
 
-@pytest.fixture
-def derived(request: pytest.FixtureRequest, tmp_path: Path) -> DataPaths:
+def derive_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> DataPaths:
+    """The fixture's raw data with every typed asset materialized for each raw date."""
     paths = raw_paths(request, tmp_path)
     for result in materialize_all(paths):
         assert result.success
     return paths
+
+
+@pytest.fixture
+def derived(request: pytest.FixtureRequest, tmp_path: Path) -> DataPaths:
+    return derive_fixture(request, tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from pipeline_helpers import (
     raw_dates,
     raw_paths,
 )
-from test_pipeline_assets import materialize_all
+from test_pipeline_assets import derive_fixture, materialize_all
 
 from vectra_capture.paths import DataPaths
 from vectra_pipeline.cli import main
@@ -28,10 +28,7 @@ N_EVENTS = len(SAMPLES.read_text().splitlines()) + len(AUTH)
 
 @pytest.fixture(scope="module")
 def derived(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> DataPaths:
-    paths = raw_paths(request, tmp_path_factory.mktemp("query"))
-    for result in materialize_all(paths):
-        assert result.success
-    return paths
+    return derive_fixture(request, tmp_path_factory.mktemp("query"))
 
 
 @pytest.fixture(scope="module")
