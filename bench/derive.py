@@ -31,9 +31,9 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vectra_capture.envelope import WS_EVENT_SCHEMA  # noqa: E402
-from vectra_capture.paths import DataPaths  # noqa: E402
 from vectra_capture.store import write_partition_file  # noqa: E402
+from vectra_capture.store.envelope import WS_EVENT_SCHEMA  # noqa: E402
+from vectra_capture.store.layout import DataPaths  # noqa: E402
 
 FIX = ROOT / "tests" / "fixtures" / "raw"
 DAY = "2026-01-15"
@@ -193,7 +193,8 @@ def generate(paths: DataPaths, scale: float) -> dict:
 
 def child(mode: str, data_dir: str) -> None:
     """Runs in a fresh process so its peak RSS is its own."""
-    from vectra_pipeline.derive.common import connect, raw_scan
+    from vectra_pipeline.derive.common import raw_scan
+    from vectra_pipeline.duck import connect
 
     paths = DataPaths(Path(data_dir))
     started = time.perf_counter()

@@ -29,11 +29,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from vectors_helpers import sample_events, write_fixture_raw  # noqa: E402
 
-from vectra_capture.envelope import RawRecord  # noqa: E402
-from vectra_capture.paths import DataPaths  # noqa: E402
 from vectra_capture.store import write_records  # noqa: E402
-from vectra_pipeline import vector_index as vi  # noqa: E402
-from vectra_pipeline.embedder import get_embedder  # noqa: E402
+from vectra_capture.store.envelope import RawRecord  # noqa: E402
+from vectra_capture.store.layout import DataPaths  # noqa: E402
+from vectra_pipeline.index import build as vi  # noqa: E402
+from vectra_pipeline.index.embedder import get_embedder  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:
@@ -141,7 +141,7 @@ def bench_e2e(work: Path, rows: int, ivf: bool) -> dict:
     """vectra's own search over a table in vectra's schema (indexes made by the build's _ensure_indexes)."""
     import pyarrow as pa
 
-    from vectra_capture.store import connect_vectors
+    from vectra_pipeline.index import tables
 
     paths = DataPaths.resolve(work / "e2e")
     embedder = get_embedder()
@@ -160,7 +160,7 @@ def bench_e2e(work: Path, rows: int, ivf: bool) -> dict:
             "text_hash": ["x"] * rows}
     data = pa.table({f.name: pa.array(cols[f.name], type=f.type) for f in schema}, schema=schema)
     t0 = time.perf_counter()
-    tbl = connect_vectors(paths).create_table("events", data=data, schema=schema)
+    tbl = tables.connect(paths).create_table("events", data=data, schema=schema)
     if ivf:
         vi._ensure_indexes(tbl, rows)  # FTS + IVF_PQ, as a build of this size would make
     else:

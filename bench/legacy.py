@@ -23,8 +23,8 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vectra_capture.paths import DataPaths  # noqa: E402
-from vectra_pipeline.legacy_import import import_legacy  # noqa: E402
+from vectra_capture.legacy.importer import import_legacy  # noqa: E402
+from vectra_capture.store.layout import DataPaths  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "legacy" / "rugs_recordings"
 WORKERS = 2  # the "import s" column: two worker processes (the 1-core column uses one)

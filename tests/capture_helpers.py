@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from vectra_capture.paths import DataPaths
+from vectra_capture.store.layout import DataPaths
 
 
 def rows(paths: DataPaths, doc_type: str, columns: str = "*", where: str = "true") -> list[tuple]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from vectra_capture.paths import DataPaths
+from vectra_capture.store.layout import DataPaths
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"

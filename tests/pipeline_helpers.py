@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from vectra_capture.envelope import RawRecord
-from vectra_capture.paths import DataPaths
 from vectra_capture.store import write_records
+from vectra_capture.store.envelope import RawRecord
+from vectra_capture.store.layout import DataPaths
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = FIXTURES / "raw" / "websocket_raw_samples.jsonl"

@@ -14,7 +14,7 @@ from pathlib import Path
 from capture_helpers import rows, write_numbered_capture
 from conftest import RAW_SAMPLES, VECTRA, free_port, wait_for, wait_port
 
-from vectra_capture.paths import DataPaths
+from vectra_capture.store.layout import DataPaths
 
 
 def _sample_events() -> list[tuple[str, list]]:

@@ -13,7 +13,7 @@ from capture_helpers import rows
 from conftest import free_port
 
 from vectra_capture.daemon import CaptureConfig, CaptureDaemon
-from vectra_capture.paths import DataPaths
+from vectra_capture.store.layout import DataPaths
 
 GOOD = '2["gameStateUpdate",{"gameId":"20251207-aaaa","cooldownTimer":5000,"allowPreRoundBuys":true}]'
 # A JavaScript server cuts an emoji in half: a JSON-escaped lone surrogate. It must land, not kill the writer.

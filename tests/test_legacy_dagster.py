@@ -10,10 +10,10 @@ from pathlib import Path
 import dagster as dg
 from legacy_helpers import copy_fixtures, plain_counts, query
 
+from vectra_capture.legacy.importer import import_legacy
 from vectra_pipeline.defs.legacy.assets import legacy_recordings
 from vectra_pipeline.defs.legacy.resources import LegacyImportResource
 from vectra_pipeline.defs.legacy.sensors import RETRY_SECONDS, legacy_recordings_sensor
-from vectra_pipeline.legacy_import import import_legacy
 
 FILES = ["game_20251030_121110_da674ded.jsonl", "game_20251031_150533.jsonl", "game_20251102_184324.jsonl"]
 

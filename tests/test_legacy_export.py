@@ -12,8 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vectra_capture.paths import DataPaths
-from vectra_pipeline.export_jsonl import export_jsonl
+from vectra_capture.store.layout import DataPaths
+from vectra_pipeline.export import export_jsonl
 
 
 def _enc(value: object) -> object:

@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 from legacy_helpers import FIXTURES, copy_fixtures, line_of, plain_counts, query, tree
 
-from vectra_capture.envelope import QUARANTINE_SCHEMA, WS_EVENT_SCHEMA
-from vectra_capture.paths import DataPaths
+from vectra_capture.legacy.importer import import_legacy
 from vectra_capture.store import read_manifest
-from vectra_pipeline.legacy_import import import_legacy
+from vectra_capture.store.envelope import QUARANTINE_SCHEMA, WS_EVENT_SCHEMA
+from vectra_capture.store.layout import DataPaths
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +220,7 @@ def test_cli_json_and_human(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_export_jsonl_round_trips(imported: tuple[DataPaths, dict], tmp_path: Path) -> None:
-    from vectra_pipeline.cli_export import export
+    from vectra_pipeline.cli.data import export
 
     paths, _ = imported
     out = tmp_path / "export"

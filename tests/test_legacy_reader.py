@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from legacy_helpers import FIXTURES, RAW_SAMPLES, line_of, plain_counts
 
-from vectra_capture.legacy_reader import (
+from vectra_capture.legacy.reader import (
     CAPTURE,
     FEED_SAMPLE,
     GAME,

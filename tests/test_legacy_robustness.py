@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from legacy_helpers import FIXTURES, copy_fixtures, plain_counts, query
 
-from vectra_capture.paths import DataPaths
-from vectra_pipeline.legacy_import import import_legacy
+from vectra_capture.legacy.importer import import_legacy
+from vectra_capture.store.layout import DataPaths
 
 # first (in sort order) on 2025-10-30 UTC only; the other two on 2025-11-02, with no broken lines
 FILES = ["game_20251030_121110_da674ded.jsonl", "game_20251102_184324.jsonl", "game_20251102_184337.jsonl"]
@@ -106,8 +106,8 @@ def test_same_file_name_in_two_folders_keeps_both(tmp_path: Path) -> None:
 
 
 def test_rows_under_a_pre_v2_bare_name_key_are_replaced_not_duplicated(tmp_path: Path) -> None:
+    from vectra_capture.legacy.importer import MANIFEST, import_file
     from vectra_capture.store import write_manifest
-    from vectra_pipeline.legacy_import import MANIFEST, import_file
 
     a = tmp_path / "a"
     a.mkdir()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STORE = ROOT / "vectra_capture" / "store"
+INDEX = ROOT / "vectra_pipeline" / "index"  # the one writer of the LanceDB tables
 
 # Methods that write whatever object they are called on (Path, pyarrow, pandas...).
 WRITING_METHODS = {"write_text", "write_bytes", "mkdir", "unlink", "rename", "rmdir", "touch", "symlink_to",
@@ -58,7 +59,7 @@ def test_only_the_store_writes() -> None:
     offenders = []
     for pkg in ("vectra_capture", "vectra_pipeline"):
         for path in sorted((ROOT / pkg).rglob("*.py")):
-            if STORE not in path.parents:
+            if STORE not in path.parents and INDEX not in path.parents:
                 offenders += violations(path.read_text(), str(path.relative_to(ROOT)))
     assert not offenders, "writes outside vectra_capture/store/:\n" + "\n".join(offenders)
 

@@ -23,7 +23,7 @@ from pipeline_helpers import (
     raw_paths,
 )
 
-from vectra_capture.paths import DataPaths
+from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.defs.landing.assets import system_event, ws_event
 from vectra_pipeline.defs.landing.resources import VectraData
 from vectra_pipeline.defs.typed import assets as typed

@@ -14,13 +14,13 @@ import pytest
 from pipeline_helpers import fixture_events, fixture_records, land, raw_dates, raw_paths
 from test_pipeline_assets import LEGACY_SPEC, TYPED, materialize_all
 
-from vectra_capture.paths import DataPaths
 from vectra_capture.store import atomic_write_bytes, replace_partition, write_partition_file
+from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.defs.landing.assets import system_event, ws_event
 from vectra_pipeline.defs.landing.resources import VectraData
 from vectra_pipeline.defs.typed import checks
 from vectra_pipeline.defs.typed.sensors import landing_zone_sensor
-from vectra_pipeline.schema_manifest import SCHEMA_VERSION, migrate
+from vectra_pipeline.derive.schema_manifest import SCHEMA_VERSION, migrate
 
 
 def resources(paths: DataPaths) -> dict:
@@ -117,7 +117,7 @@ def test_reconciliation_catches_a_missing_row_and_counts_model_failures(derived:
 
 def test_manifest_check_missing_garbled_old_and_mismatched(derived: DataPaths, monkeypatch: pytest.MonkeyPatch
                                                             ) -> None:
-    from vectra_pipeline import schema_manifest
+    from vectra_pipeline.derive import schema_manifest
 
     manifest = derived.manifests / "schema_version.json"
     assert run_schema_job(derived)["schema_manifest"].passed
@@ -200,7 +200,7 @@ def test_sensor_requests_changed_dates(request: pytest.FixtureRequest, tmp_path:
 
 
 def test_a_raw_row_that_is_not_json_is_counted_not_fatal(derived: DataPaths) -> None:
-    from vectra_capture.envelope import RawRecord
+    from vectra_capture.store.envelope import RawRecord
 
     good = fixture_records("broken", [e for e in fixture_events() if e[1] == "standard/newTrade"][:1])[0]
     broken = RawRecord("ws_event", good.ts_us, 0, "replay", good.session_id, b'["gameStateUpdate", {"gameId": "x", ',
@@ -227,7 +227,7 @@ def test_sensor_plan_includes_neighbours_and_stays_in_range() -> None:
 
 
 def test_sensor_reruns_the_previous_dates_games_on_each_change(tmp_path: Path) -> None:
-    from vectra_capture.envelope import RawRecord
+    from vectra_capture.store.envelope import RawRecord
 
     paths = DataPaths(tmp_path)
     midnight = 1765065600_000000  # 2025-12-07 00:00 UTC

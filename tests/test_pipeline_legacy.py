@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 from pipeline_helpers import FIXTURES, raw_dates
 from test_pipeline_assets import materialize_all
 
-from vectra_capture.paths import DataPaths
+from vectra_capture.legacy.importer import import_legacy
+from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.defs.landing.resources import VectraData
 from vectra_pipeline.defs.typed.assets import games, typed_from_raw
-from vectra_pipeline.legacy_import import import_legacy
 
 LEGACY = FIXTURES / "legacy" / "rugs_recordings"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from vectra_capture.envelope import RawRecord
-from vectra_capture.paths import DataPaths
 from vectra_capture.store import write_records
+from vectra_capture.store.envelope import RawRecord
+from vectra_capture.store.layout import DataPaths
+from vectra_pipeline.derive.checks import key_unique
 from vectra_pipeline.derive.run import derive_date
-from vectra_pipeline.typed_checks import key_unique
 
 MIDNIGHT = 1765065600_000000  # 2025-12-07 00:00 UTC, in microseconds
 DAY = "2025-12-07"

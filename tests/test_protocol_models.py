@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from pipeline_helpers import AUTH, SAMPLES, payload
 
-from vectra_capture.protocol_models import (
+from vectra_capture.protocol.models import (
     MODELS,
     SYSTEM_MODELS,
     GameStateUpdate,

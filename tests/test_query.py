@@ -19,7 +19,7 @@ from pipeline_helpers import (
 )
 from test_pipeline_assets import derive_fixture, materialize_all
 
-from vectra_capture.paths import DataPaths
+from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.cli import main
 from vectra_pipeline.query import Query
 

@@ -7,9 +7,9 @@ import os
 import pyarrow.parquet as pq
 import pytest
 
-from vectra_capture.envelope import QUARANTINE, RawRecord
-from vectra_capture.paths import DataPaths
 from vectra_capture.store import RawSink, atomic_writer, recover_spool
+from vectra_capture.store.envelope import QUARANTINE, RawRecord
+from vectra_capture.store.layout import DataPaths
 from vectra_capture.store.spool import SpoolSegment, read_segment, segment_path
 
 DAY_US = 86_400_000_000

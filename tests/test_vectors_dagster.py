@@ -8,12 +8,12 @@ import dagster as dg
 from click.testing import CliRunner
 from vectors_helpers import write_fixture_raw
 
-from vectra_capture.paths import DataPaths
 from vectra_capture.store import read_manifest, write_manifest
-from vectra_pipeline import vector_index as vi
+from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.cli import main
 from vectra_pipeline.defs.vectors.assets import vector_assets, vector_checks, vectors_schedule
 from vectra_pipeline.defs.vectors.resources import VectorIndexResource
+from vectra_pipeline.index import build as vi
 
 
 def test_asset_metadata_and_model_check(tmp_path) -> None:

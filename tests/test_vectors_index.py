@@ -14,11 +14,12 @@ import pytest
 from click.testing import CliRunner
 from vectors_helpers import AUTH_DIR, ROOT, sample_events, write_fixture_raw
 
-from vectra_capture.envelope import RawRecord
-from vectra_capture.paths import DataPaths
 from vectra_capture.store import remove_file, replace_partition, write_records
-from vectra_pipeline import vector_index as vi
+from vectra_capture.store.envelope import RawRecord
+from vectra_capture.store.layout import DataPaths
+from vectra_pipeline import duck
 from vectra_pipeline.cli import main
+from vectra_pipeline.index import build as vi
 
 NOTE = "The websocket client dropped bursts over long-polling: raise engineio max_decode_packets"
 VECTORS_CONTEXT = "vectra_pipeline/defs/vectors/CONTEXT.md"
@@ -247,7 +248,7 @@ def test_plain_lancedb_search_embeds_the_query(data: DataPaths) -> None:
 def test_documents_use_utc_whatever_the_machine_time_zone(data: DataPaths, monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
-    from vectra_capture.store.vector_tables import write_debug_note
+    from vectra_capture.store.notes import write_debug_note
 
     monkeypatch.setenv("TZ", "America/New_York")  # 00:30 UTC on Nov 6 is 19:30 on Nov 5 in New York
     time.tzset()
@@ -307,7 +308,7 @@ def test_parallel_builds_keep_both_checkpoint_entries(data: DataPaths) -> None:
 def test_failed_full_build_leaves_the_previous_table(data: DataPaths, monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import dataclass
 
-    from vectra_pipeline.embedder import SentenceTransformerEmbedder
+    from vectra_pipeline.index.embedder import SentenceTransformerEmbedder
 
     @dataclass
     class FailingEmbedder(SentenceTransformerEmbedder):
@@ -332,7 +333,7 @@ def test_failed_full_build_leaves_the_previous_table(data: DataPaths, monkeypatc
 
 def test_moved_model_path_asks_for_a_full_rebuild(data: DataPaths) -> None:
     from vectra_capture.store import read_manifest, write_manifest
-    from vectra_pipeline.embedder import minilm_path
+    from vectra_pipeline.index.embedder import minilm_path
 
     ckpt = read_manifest(data, vi.CHECKPOINT)
     assert ckpt["tables"]["debug_notes"]["model_path"] == minilm_path()
@@ -402,6 +403,6 @@ def test_incremental_protocol_stats_scan_only_the_new_raw_file(data: DataPaths) 
     indexed = {i: t for i, t in table_rows(data, "events") if i.startswith("protocol:")}
     assert "Seen 3 times" in indexed["protocol:reviewOnlyEvent"]
     assert "brandNewField integer 100%" in indexed["protocol:reviewOnlyEvent"]
-    recomputed = vi.vd.protocol_docs(data, vi.vd.duck(), use_cache=False)  # every raw file scanned again
+    recomputed = vi.vd.protocol_docs(data, duck.connect(), use_cache=False)  # every raw file scanned again
     assert recomputed.files_computed == raw_files
     assert {d.id: vi.get_embedder().trim(d.text) for d in recomputed.docs} == indexed

@@ -8,9 +8,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from vectra_capture.envelope import RawRecord
-from vectra_capture.paths import DataPaths
 from vectra_capture.store import write_records
+from vectra_capture.store.envelope import RawRecord
+from vectra_capture.store.layout import DataPaths
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"

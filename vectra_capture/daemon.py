@@ -22,11 +22,11 @@ from typing import Any
 import socketio
 
 from vectra_capture.client import CaptureClient
-from vectra_capture.envelope import QUARANTINE, RawRecord
 from vectra_capture.frames import DEFAULT_MAX_FRAME_BYTES, FrameError, envelope_ids, parse_frame
 from vectra_capture.live_state import LiveState
-from vectra_capture.paths import DataPaths
 from vectra_capture.store import FileLock, RawSink, recover_spool, remove_run_file
+from vectra_capture.store.envelope import QUARANTINE, RawRecord
+from vectra_capture.store.layout import DataPaths
 from vectra_capture.writer import WriterThread
 
 log = logging.getLogger(__name__)

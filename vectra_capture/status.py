@@ -7,7 +7,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from vectra_capture.paths import DataPaths
+from vectra_capture.store.layout import DataPaths
 from vectra_capture.store.locks import is_locked
 
 STALE_AFTER_SECONDS = 10.0

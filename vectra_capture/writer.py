@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from vectra_capture.envelope import RawRecord
 from vectra_capture.store import RawSink, write_run_file
+from vectra_capture.store.envelope import RawRecord
 
 log = logging.getLogger(__name__)
 

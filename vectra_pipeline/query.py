@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from vectra_capture.envelope import RAW_SCHEMAS
-from vectra_capture.paths import DataPaths
+from vectra_capture.store.envelope import RAW_SCHEMAS
+from vectra_capture.store.layout import DataPaths
+from vectra_pipeline import duck
 from vectra_pipeline.derive.schemas import TYPED_SCHEMAS
 
 SCHEMAS: dict[str, pa.Schema] = {**RAW_SCHEMAS, **TYPED_SCHEMAS}
@@ -19,8 +20,7 @@ SCHEMAS: dict[str, pa.Schema] = {**RAW_SCHEMAS, **TYPED_SCHEMAS}
 class Query:
     def __init__(self, paths: DataPaths) -> None:
         self.paths = paths
-        self.con = duckdb.connect()
-        self.con.execute("SET TimeZone = 'UTC'")
+        self.con = duck.connect()
         for doc_type, schema in SCHEMAS.items():
             self._view(doc_type, schema)
 
@@ -64,8 +64,6 @@ class Query:
 
     def status(self) -> list[dict]:
         """Per doc_type and date: files, rows, bytes, first/last ts (from Parquet footers and the ts column)."""
-        import pyarrow.parquet as pq
-
         out = []
         for doc_dir in sorted(self.paths.events_parquet.glob("doc_type=*")):
             doc_type = doc_dir.name.split("=", 1)[1]

@@ -12,6 +12,7 @@ from vectra_capture.store.atomic import (
     remove_empty_dirs,
     remove_file,
 )
+from vectra_capture.store.layout import DataPaths, default_data_dir, default_legacy_dir
 from vectra_capture.store.locks import FileLock, LockHeld, is_locked, lock_path
 from vectra_capture.store.manifests import (
     read_manifest,
@@ -19,29 +20,24 @@ from vectra_capture.store.manifests import (
     write_manifest,
     write_run_file,
 )
+from vectra_capture.store.notes import DEBUG_NOTE, DEBUG_NOTE_SCHEMA, write_debug_note
 from vectra_capture.store.partitions import (
     delete_partition,
     replace_file_set,
     replace_partition,
+    replace_partition_batches,
     utc_date,
     write_partition_file,
     write_records,
 )
-from vectra_capture.store.quarantine_files import replace_quarantine_file_set
+from vectra_capture.store.quarantine import replace_quarantine_file_set
 from vectra_capture.store.raw_sink import CompactResult, RawSink, recover_spool
-from vectra_capture.store.stream_partition import replace_partition_batches
-from vectra_capture.store.vector_tables import (
-    DEBUG_NOTE,
-    DEBUG_NOTE_SCHEMA,
-    remove_vector_table,
-    write_debug_note,
-)
-from vectra_capture.store.vectors import connect_vectors
 
 __all__ = [
     "DEBUG_NOTE",
     "DEBUG_NOTE_SCHEMA",
     "CompactResult",
+    "DataPaths",
     "FileLock",
     "LockHeld",
     "is_locked",
@@ -51,7 +47,8 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_table",
     "atomic_writer",
-    "connect_vectors",
+    "default_data_dir",
+    "default_legacy_dir",
     "delete_partition",
     "ensure_dir",
     "read_manifest",
@@ -59,7 +56,6 @@ __all__ = [
     "remove_empty_dirs",
     "remove_file",
     "remove_run_file",
-    "remove_vector_table",
     "replace_file_set",
     "replace_partition",
     "replace_partition_batches",

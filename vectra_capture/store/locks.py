@@ -6,8 +6,8 @@ import fcntl
 import os
 from pathlib import Path
 
-from vectra_capture.paths import DataPaths
 from vectra_capture.store.atomic import ensure_dir
+from vectra_capture.store.layout import DataPaths
 
 
 class LockHeld(RuntimeError):

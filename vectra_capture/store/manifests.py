@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vectra_capture.paths import DataPaths
 from vectra_capture.store.atomic import atomic_write_json, remove_file
+from vectra_capture.store.layout import DataPaths
 
 
 def manifest_path(paths: DataPaths, name: str) -> Path:

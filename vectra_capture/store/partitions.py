@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from vectra_capture.envelope import QUARANTINE, QUARANTINE_SCHEMA, RAW_SCHEMAS, RawRecord
-from vectra_capture.paths import DataPaths
-from vectra_capture.store.atomic import atomic_write_table, remove_empty_dirs, remove_file
+from vectra_capture.store.atomic import atomic_write_table, atomic_writer, remove_empty_dirs, remove_file
+from vectra_capture.store.envelope import QUARANTINE, QUARANTINE_SCHEMA, RAW_SCHEMAS, RawRecord
+from vectra_capture.store.layout import DataPaths
 
 _US_PER_DAY = 86_400_000_000
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -126,3 +127,24 @@ def delete_partition(paths: DataPaths, doc_type: str, date: str) -> int:
     removed = sum(remove_file(p) for p in part.glob("*.parquet"))
     remove_empty_dirs(part)
     return removed
+
+
+# Streaming form of replace_partition: a day of typed rows (GBs of raw_json) never sits in memory
+# as one table. Same contract: one file `<doc_type>.parquet` per partition, whole or not at all.
+def replace_partition_batches(
+    paths: DataPaths, doc_type: str, date: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
+    compression: str = "zstd", row_group_size: int = 64_000,
+) -> tuple[Path, int]:
+    """Write `batches` (cast to `schema`) as the partition's only file. Returns (path, rows)."""
+    path = paths.partition_dir(doc_type, date) / f"{doc_type}.parquet"
+    rows = 0
+    with atomic_writer(path) as fh, pq.ParquetWriter(fh, schema, compression=compression) as writer:
+        for batch in batches:
+            if batch.num_rows:
+                writer.write_batch(batch.cast(schema) if batch.schema != schema else batch,
+                                   row_group_size=row_group_size)
+                rows += batch.num_rows
+    for other in path.parent.glob("*.parquet"):
+        if other != path:
+            remove_file(other)
+    return path, rows

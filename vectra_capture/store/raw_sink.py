@@ -15,9 +15,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from vectra_capture.envelope import QUARANTINE, RawRecord
-from vectra_capture.paths import DataPaths
 from vectra_capture.store.atomic import remove_empty_dirs, remove_file, sweep_partials
+from vectra_capture.store.envelope import QUARANTINE, RawRecord
+from vectra_capture.store.layout import DataPaths
 from vectra_capture.store.partitions import write_records
 from vectra_capture.store.spool import SpoolSegment, list_segments, read_segment, segment_path
 

@@ -14,8 +14,8 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vectra_capture.envelope import RawRecord
 from vectra_capture.store.atomic import ensure_dir
+from vectra_capture.store.envelope import RawRecord
 
 log = logging.getLogger(__name__)
 

@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-import tempfile
 from datetime import date as Date
 from datetime import timedelta
 from pathlib import Path
 
-import duckdb
+from vectra_capture.store.layout import DataPaths
+from vectra_pipeline.duck import sql_list
 
-from vectra_capture.paths import DataPaths
-
-# The payload of a raw ws_event row: last element of the frame array; legacy rows are the record.
-PAYLOAD_PATH = "$[#-1]"
 
 # Typed rows keep the envelope; `doc_type` is the typed table's name.
 def envelope(doc_type: str, alias: str = "") -> str:
     a = f"{alias}." if alias else ""
     return (f"{a}ts, {a}source, '{doc_type}' AS doc_type, {a}session_id, {a}game_id, {a}player_id, "
             f"{a}username, {a}seq, {a}direction")
-
-_TMP = tempfile.gettempdir()
-
-
-def connect(memory_limit: str = "2GB", threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """In-memory DuckDB, UTC, spilling to the system temp folder (never the data root)."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute(f"SET temp_directory = '{_TMP}/vectra_duckdb'")
-    con.execute("SET preserve_insertion_order = false")
-    # in-memory: no durability to buy, and a checkpoint would recompress the big stage table mid-run
-    con.execute("SET checkpoint_threshold = '1TB'")
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
-    return con
 
 
 def shift(date: str, days: int) -> str:
@@ -44,10 +24,6 @@ def shift(date: str, days: int) -> str:
 def files(paths: DataPaths, doc_type: str, date: str) -> list[str]:
     part = paths.partition_dir(doc_type, date)
     return sorted(str(p) for p in part.glob("*.parquet")) if part.is_dir() else []
-
-
-def sql_list(items: list[str]) -> str:
-    return "[" + ", ".join("'" + i.replace("'", "''") + "'" for i in items) + "]"
 
 
 # A lone UTF-16 surrogate escape (half an emoji cut by the sender) makes DuckDB reject the whole row. On

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import duckdb
 
-from vectra_capture.paths import DataPaths
+from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.derive.common import shift, typed_scan
 from vectra_pipeline.derive.schemas import DEC_SQL
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from vectra_capture.paths import DataPaths
-from vectra_capture.store.partitions import delete_partition
-from vectra_capture.store.stream_partition import replace_partition_batches
+from vectra_capture.store.layout import DataPaths
+from vectra_capture.store.partitions import delete_partition, replace_partition_batches
 from vectra_pipeline.derive import complete_game, game_tick, games, player_action, server_state
-from vectra_pipeline.derive.common import connect, files, invalid_rows, raw_scan, shift
+from vectra_pipeline.derive.common import files, invalid_rows, raw_scan, shift
 from vectra_pipeline.derive.schemas import TYPED_SCHEMAS
 from vectra_pipeline.derive.stage import ensure_stage, raw_duplicates, with_tail
+from vectra_pipeline.duck import connect
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from vectra_capture.envelope import ENVELOPE_FIELDS
+from vectra_capture.store.envelope import ENVELOPE_FIELDS
 
 # 24 decimals, not 18: real rug prices carry 19 (0.0074962956398157985 in the fixtures), and a
 # double printed shortest-roundtrip can need ~24 below 1e-5. 14 integer digits is plenty for SOL.

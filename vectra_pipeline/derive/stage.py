@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import duckdb
 
+from vectra_pipeline.duck import PAYLOAD_PATH
+
 # gameStateUpdate: scalars for game_tick (1-9), a gameHistory flag (10), the leaderboard (11)
 GSU_FIELDS = [".gameId", ".tickCount", ".price", ".active", ".rugged", ".cooldownTimer", ".allowPreRoundBuys",
               ".tradeCount", ".connectedPlayers", ".gameHistory[0].id", ".leaderboard"]
@@ -61,13 +63,13 @@ def build_stage(con: duckdb.DuckDBPyConnection, raw: str) -> int:
     FROM (
       SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, filename, prev,
              CASE WHEN event_name = 'gameStateUpdate'
-                  THEN json_extract(raw_json, {paths_sql('$[#-1]', GSU_FIELDS)}) END AS j,
+                  THEN json_extract(raw_json, {paths_sql(PAYLOAD_PATH, GSU_FIELDS)}) END AS j,
              CASE WHEN event_name = 'legacy.tick'
                       THEN json_extract_string(raw_json, {paths_sql('$', LEGACY_TICK_FIELDS)})
                   WHEN event_name IN {_in(ACTION_EVENTS)}
-                      THEN json_extract_string(raw_json, {paths_sql('$[#-1]', ACTION_FIELDS)})
+                      THEN json_extract_string(raw_json, {paths_sql(PAYLOAD_PATH, ACTION_FIELDS)})
                   WHEN event_name = 'playerUpdate'
-                      THEN json_extract_string(raw_json, {paths_sql('$[#-1]', PLAYER_FIELDS)}) END AS v,
+                      THEN json_extract_string(raw_json, {paths_sql(PAYLOAD_PATH, PLAYER_FIELDS)}) END AS v,
              CASE WHEN event_name IN {_in(SMALL_EVENTS)} THEN raw_json END AS small_raw
       FROM {raw}
       WHERE event_name IN {_in(('gameStateUpdate', 'legacy.tick', *SMALL_EVENTS))}

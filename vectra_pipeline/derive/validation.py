@@ -1,4 +1,4 @@
-"""Pydantic validation of raw rows (the models of vectra_capture.protocol_models) for the lower-volume
+"""Pydantic validation of raw rows (the models of vectra_capture.protocol.models) for the lower-volume
 events; gameStateUpdate (90% of the volume) is checked by an SQL mirror inside game_tick."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from vectra_capture.protocol_models import payload_of, validate_payload
+from vectra_capture.protocol.models import payload_of, validate_payload
 
 
 def validate_events(con: duckdb.DuckDBPyConnection, raw: str, events: tuple[str, ...], table: str,

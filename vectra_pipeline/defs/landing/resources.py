@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from vectra_capture.paths import DataPaths
+from vectra_capture.store.layout import DataPaths
 
 
 class VectraData(dg.ConfigurableResource):

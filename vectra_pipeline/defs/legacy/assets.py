@@ -4,6 +4,7 @@ Parquet (source=replay). Typed daily assets declare it as a dependency, so linea
 
 import dagster as dg
 
+from vectra_capture.legacy.importer import import_legacy, per_file_markdown
 from vectra_pipeline.defs.legacy.resources import LegacyImportResource
 
 
@@ -18,8 +19,6 @@ from vectra_pipeline.defs.legacy.resources import LegacyImportResource
     ),
 )
 def legacy_recordings(context: dg.AssetExecutionContext, legacy_import: LegacyImportResource) -> dg.MaterializeResult:
-    from vectra_pipeline.legacy_import import import_legacy, per_file_markdown
-
     root = legacy_import.legacy_root()
     paths = legacy_import.data_paths()
     if not root.is_dir():

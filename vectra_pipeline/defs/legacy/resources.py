@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from vectra_capture.paths import DataPaths, default_legacy_dir
+from vectra_capture.store.layout import DataPaths, default_legacy_dir
 
 
 class LegacyImportResource(dg.ConfigurableResource):

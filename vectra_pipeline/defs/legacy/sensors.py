@@ -15,6 +15,8 @@ from typing import Any
 
 import dagster as dg
 
+from vectra_capture.legacy.importer import MANIFEST, READER_VERSION
+from vectra_capture.store import read_manifest
 from vectra_pipeline.defs.legacy.assets import legacy_recordings
 from vectra_pipeline.defs.legacy.resources import LegacyImportResource
 
@@ -35,8 +37,6 @@ def snapshot(root: Path) -> dict[str, list[int]]:
 
 def not_imported(now: dict[str, list[int]], manifest: dict[str, Any] | None) -> list[str]:
     """Files whose current stat differs from the manifest's record of their last successful import."""
-    from vectra_pipeline.legacy_import import READER_VERSION
-
     entries = (manifest or {}).get("files", {})
     out = []
     for name, stat in now.items():
@@ -57,8 +57,6 @@ def not_imported(now: dict[str, list[int]], manifest: dict[str, Any] | None) -> 
 def legacy_recordings_sensor(
     context: dg.SensorEvaluationContext, legacy_import: LegacyImportResource
 ) -> dg.SensorResult | dg.SkipReason:
-    from vectra_capture.store import read_manifest
-    from vectra_pipeline.legacy_import import MANIFEST
 
     root = legacy_import.legacy_root()
     if not root.is_dir():

@@ -7,6 +7,9 @@ import dagster as dg
 
 from vectra_pipeline.defs.landing.assets import DAILY
 from vectra_pipeline.defs.landing.resources import VectraData
+from vectra_pipeline.derive.run import derive_table
+from vectra_pipeline.derive.schema_manifest import ensure_manifest
+from vectra_pipeline.duck import connect
 
 # A date's derivation also reads the previous date's last minutes of raw (keys unique across midnight),
 # and games reads the typed tables of D-1, D and D+1.
@@ -42,9 +45,6 @@ def _result(table: str, results: list) -> dg.MaterializeResult:
 
 
 def derive(context: dg.AssetExecutionContext, data: VectraData, tables: list[str]) -> dict[str, list]:
-    from vectra_pipeline.derive.common import connect
-    from vectra_pipeline.derive.run import derive_table
-    from vectra_pipeline.schema_manifest import ensure_manifest
 
     paths = data.paths()
     ensure_manifest(paths)

@@ -5,6 +5,8 @@ reconciliation raw -> typed, and on the landing zone schema manifest + schema dr
 import dagster as dg
 
 from vectra_pipeline.defs.landing.resources import VectraData
+from vectra_pipeline.derive.checks import key_unique, raw_dates, reconcile, schema_drift, seeds_verified
+from vectra_pipeline.derive.schema_manifest import check_manifest
 
 
 def _result(outcome, severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR) -> dg.AssetCheckResult:
@@ -21,8 +23,6 @@ def unique_key_check(table: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=table, name=f"{table}_key_unique",
                     description=f"No two {table} rows share a natural key (PROTOCOL.md Duplicates), across all dates.")
     def _check(vectra_data: VectraData) -> dg.AssetCheckResult:
-        from vectra_pipeline.typed_checks import key_unique
-
         return _result(key_unique(vectra_data.paths(), table))
 
     return _check
@@ -34,16 +34,12 @@ key_checks = [unique_key_check(t) for t in ("game_tick", "server_state", "player
 @dg.asset_check(asset="complete_game", name="seed_verified", blocking=True,
                 description="sha256(serverSeed) == serverSeedHash for every finished game (blocks `games`).")
 def seed_verified_check(vectra_data: VectraData) -> dg.AssetCheckResult:
-    from vectra_pipeline.typed_checks import seeds_verified
-
     return _result(seeds_verified(vectra_data.paths()))
 
 
 @dg.asset_check(asset="games", name="reconciliation",
                 description="Every recent raw row is in a typed table, deliberately not typed, or a model failure.")
 def reconciliation_check(vectra_data: VectraData) -> dg.AssetCheckResult:
-    from vectra_pipeline.typed_checks import raw_dates, reconcile
-
     paths = vectra_data.paths()
     return _result(reconcile(paths, raw_dates(paths, vectra_data.check_window_days)))
 
@@ -52,16 +48,12 @@ def reconciliation_check(vectra_data: VectraData) -> dg.AssetCheckResult:
                 description="manifests/schema_version.json exists, parses, has the code's version, and every "
                             "Parquet doc_type's fields match it.")
 def schema_manifest_check(vectra_data: VectraData) -> dg.AssetCheckResult:
-    from vectra_pipeline.schema_manifest import check_manifest
-
     return _result(check_manifest(vectra_data.paths()))
 
 
 @dg.asset_check(asset="ws_event", name="schema_drift",
                 description="Payload fields present in recent raw data that no protocol model knows (warning).")
 def schema_drift_check(vectra_data: VectraData) -> dg.AssetCheckResult:
-    from vectra_pipeline.typed_checks import raw_dates, schema_drift
-
     paths = vectra_data.paths()
     return _result(schema_drift(paths, raw_dates(paths, vectra_data.check_window_days)), dg.AssetCheckSeverity.WARN)
 

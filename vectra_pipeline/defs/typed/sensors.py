@@ -13,6 +13,7 @@ import dagster as dg
 
 from vectra_pipeline.defs.landing.assets import DAILY
 from vectra_pipeline.defs.landing.resources import VectraData
+from vectra_pipeline.derive.common import shift
 
 RAW = ("ws_event", "system_event")
 FIRST_DATE = "2025-10-29"
@@ -33,8 +34,6 @@ def snapshot(paths) -> dict[str, dict[str, list]]:
 
 def plan(changed: list[str], raw_dates: set[str], today: str) -> dict[str, set[str]]:
     """date -> typed assets to re-derive, for the changed raw dates."""
-    from vectra_pipeline.derive.common import shift
-
     wanted: dict[str, set[str]] = {}
     for d in changed:
         wanted.setdefault(d, set()).update(ALL_TYPED)
@@ -47,8 +46,6 @@ def plan(changed: list[str], raw_dates: set[str], today: str) -> dict[str, set[s
 
 def run_key(date: str, assets: set[str], digests: dict[str, list]) -> str:
     """The partition and the raw digests of every date it reads (D-1, D, D+1)."""
-    from vectra_pipeline.derive.common import shift
-
     seen = ".".join(digests.get(shift(date, k), ["-"])[0] for k in (-1, 0, 1))
     return f"{date}:{seen}:{','.join(sorted(assets))}"
 

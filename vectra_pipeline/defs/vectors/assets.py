@@ -7,6 +7,7 @@ write the same table at once; the store's file lock covers CLI builds running be
 import dagster as dg
 
 from vectra_pipeline.defs.vectors.resources import VectorIndexResource
+from vectra_pipeline.index.build import IndexError_, build_table, model_check
 
 TABLES = ("events", "code_context", "debug_notes")
 UPSTREAM: dict[str, list[dg.AssetKey]] = {
@@ -38,8 +39,6 @@ def _vector_asset(table: str) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, config: VectorBuildConfig,
                vector_index: VectorIndexResource) -> dg.MaterializeResult:
-        from vectra_pipeline.vector_index import IndexError_, build_table
-
         try:
             r = build_table(vector_index.data_paths(), table, full=config.full, embedder=vector_index.embedder)
         except IndexError_ as exc:
@@ -59,8 +58,6 @@ def _model_check(table: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=dg.AssetKey(f"vectors_{table}"), name="model_matches_manifest",
                     description="Manifest, table and configured embedding model agree (else: rebuild with --full).")
     def _check(vector_index: VectorIndexResource) -> dg.AssetCheckResult:
-        from vectra_pipeline.vector_index import model_check
-
         ok, message = model_check(vector_index.data_paths(), table, vector_index.embedder)
         return dg.AssetCheckResult(passed=ok, description=message, metadata={"detail": message})
 

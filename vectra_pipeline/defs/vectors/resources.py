@@ -5,7 +5,8 @@ from typing import Any
 import dagster as dg
 from pydantic import PrivateAttr
 
-from vectra_capture.paths import DataPaths
+from vectra_capture.store.layout import DataPaths
+from vectra_pipeline.index.embedder import get_embedder
 
 
 class VectorIndexResource(dg.ConfigurableResource):
@@ -20,14 +21,12 @@ class VectorIndexResource(dg.ConfigurableResource):
     _embedder: Any = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        from vectra_pipeline.embedder import get_embedder
-
         self._embedder = get_embedder(self.model)
 
     @property
     def embedder(self) -> Any:
         if self._embedder is None:  # called outside a run (tests calling assets directly)
-            from vectra_pipeline.embedder import get_embedder
+            from vectra_pipeline.index.embedder import get_embedder
 
             self._embedder = get_embedder(self.model)
         return self._embedder

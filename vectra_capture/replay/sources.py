@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vectra_capture.legacy_reader import UNKNOWN, read_legacy_file
+import pyarrow.parquet as pq
+
+from vectra_capture.legacy.reader import UNKNOWN, read_legacy_file
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +71,6 @@ def _load_jsonl(path: Path, out: Recording) -> None:
 
 
 def _load_parquet(path: Path, out: Recording) -> None:
-    import pyarrow.parquet as pq
-
     table = pq.read_table(path, columns=["ts", "seq", "event_name", "direction", "raw_json"])
     for row in sorted(table.to_pylist(), key=lambda r: (r["ts"], r["seq"])):
         if row["direction"] != "received" or row["event_name"] == "__ack__" or row["event_name"].startswith("legacy."):

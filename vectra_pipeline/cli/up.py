@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from vectra_pipeline.cli_common import data_dir_option, resolve_paths
+from vectra_pipeline.cli.common import data_dir_option, resolve_paths
 
 
 def _free_port() -> int:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from vectra_capture.envelope import QUARANTINE_SCHEMA
-from vectra_capture.paths import DataPaths
 from vectra_capture.store.atomic import atomic_write_table, remove_file
+from vectra_capture.store.envelope import QUARANTINE_SCHEMA
+from vectra_capture.store.layout import DataPaths
 from vectra_capture.store.partitions import quarantine_dir
 
 

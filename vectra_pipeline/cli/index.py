@@ -5,15 +5,17 @@ from __future__ import annotations
 import sys
 
 import click
+from tqdm import tqdm
 
-from vectra_pipeline.cli_common import data_dir_option, emit_json, json_option, resolve_paths
+from vectra_capture.store import LockHeld
+from vectra_capture.store.notes import write_debug_note
+from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, resolve_paths
+from vectra_pipeline.index import build as vi
 
 TABLE_CHOICE = click.Choice(["events", "code_context", "debug_notes"])
 
 
 def _progress(total: int, desc: str):
-    from tqdm import tqdm
-
     return tqdm(total=total, desc=desc, unit="doc", file=sys.stderr, leave=False)
 
 
@@ -31,8 +33,6 @@ def index() -> None:
 @json_option
 def build(mode: str, tables: tuple[str, ...], data_dir: str | None, as_json: bool) -> None:
     """Build the vector tables, fully or incrementally."""
-    from vectra_capture.store import LockHeld
-    from vectra_pipeline import vector_index as vi
 
     paths = resolve_paths(data_dir)
     try:
@@ -66,8 +66,6 @@ def build(mode: str, tables: tuple[str, ...], data_dir: str | None, as_json: boo
 @json_option
 def query(text: str, table: str, where: str | None, limit: int, data_dir: str | None, as_json: bool) -> None:
     """Hybrid (vector + full-text) search of one table."""
-    from vectra_pipeline import vector_index as vi
-
     paths = resolve_paths(data_dir)
     try:
         results = vi.search(text, table=table, where=where, limit=limit, paths=paths)
@@ -90,8 +88,6 @@ def query(text: str, table: str, where: str | None, limit: int, data_dir: str | 
 @json_option
 def stats(data_dir: str | None, as_json: bool) -> None:
     """Rows, kinds, indices and checkpoint state of each table."""
-    from vectra_pipeline import vector_index as vi
-
     out = vi.stats(resolve_paths(data_dir))
     if as_json:
         emit_json(out)
@@ -121,8 +117,6 @@ def notes() -> None:
 @json_option
 def add(text: str, no_index: bool, data_dir: str | None, as_json: bool) -> None:
     """Add a note (Parquet doc_type=debug_note), then index it incrementally."""
-    from vectra_capture.store.vector_tables import write_debug_note
-
     paths = resolve_paths(data_dir)
     if not text.strip():
         raise click.ClickException("empty note")
@@ -130,7 +124,7 @@ def add(text: str, no_index: bool, data_dir: str | None, as_json: bool) -> None:
     out: dict = {"stored": str(path.relative_to(paths.root)), "embedded": 0}
     if not no_index:
         from vectra_capture.store import LockHeld
-        from vectra_pipeline import vector_index as vi
+        from vectra_pipeline.index import build as vi
 
         try:
             out["embedded"] = vi.build_table(paths, "debug_notes", full=False).embedded

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import click
 
-from vectra_capture.protocol_catalog import CATALOG, STATUSES, describe, set_status
-from vectra_pipeline.cli_common import data_dir_option, emit_json, json_option, resolve_paths
+from vectra_capture.protocol.catalog import CATALOG, STATUSES, describe, set_status
+from vectra_pipeline import duck
+from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, resolve_paths
 
 
 def seen_counts(paths) -> dict[str, int]:
     """Rows per event_name in the raw ws_event Parquet (empty when there is none yet)."""
     if not any(paths.doc_type_dir("ws_event").glob("date=*/*.parquet")):
         return {}
-    from vectra_pipeline.vector_docs import duck
 
-    con = duck()
+    con = duck.connect()
     rows = con.execute(
         "SELECT event_name, count(*) FROM read_parquet(?, union_by_name=true) GROUP BY 1",
         [paths.glob("ws_event")],

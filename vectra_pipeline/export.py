@@ -17,7 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vectra_capture.paths import DataPaths
+from vectra_capture.store import DataPaths, atomic_writer
+from vectra_pipeline import duck
+from vectra_pipeline.duck import sql_list
 
 _SORT_KEYS = ("ts", "session_id", "seq")
 _BATCH_ROWS = 10_000
@@ -50,31 +52,12 @@ def partitions(paths: DataPaths, doc_types: list[str] | None = None) -> list[tup
     return out
 
 
-def _connect():  # noqa: ANN202
-    """In-memory DuckDB in UTC whose sort spills to the system temp folder (never the data root)."""
-    import tempfile
-
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute(f"SET memory_limit = '{_MEMORY_LIMIT}'")
-    con.execute(f"SET temp_directory = '{Path(tempfile.gettempdir()) / 'vectra_duckdb'}'")
-    return con
-
-
-def _sql_list(files: list[Path]) -> str:
-    return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
-
-
 def _write_partition(con: Any, files: list[Path], target: Path) -> int:
     """Stream one partition, sorted, into `target`; returns the row count. DuckDB sorts (spilling to
     disk when the day is bigger than memory) and hands over record batches, so a 3-5 GB day is never
     held whole. file name + row number break ties the way a stable sort of the files in order would."""
-    from vectra_capture.store import atomic_writer
-
     options = "union_by_name = true, hive_partitioning = false, filename = true, file_row_number = true"
-    src = f"read_parquet({_sql_list(files)}, {options})"
+    src = f"read_parquet({sql_list(files)}, {options})"
     columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
     data_cols = [c for c in columns if c not in ("filename", "file_row_number")]
     order = [f'"{k}"' for k in _SORT_KEYS if k in data_cols] + ["filename", "file_row_number"]
@@ -97,7 +80,7 @@ def export_jsonl(
     started = time.perf_counter()
     written: list[dict[str, Any]] = []
     parts = partitions(paths, doc_types)
-    con = _connect()
+    con = duck.connect(memory_limit=_MEMORY_LIMIT)
     try:
         for doc_type, date, files in parts:
             target = output / doc_type / f"{date}.jsonl"

@@ -17,7 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vectra_capture.paths import DataPaths
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import vectra_capture
+import vectra_pipeline
+from vectra_capture.protocol.catalog import CATALOG, status_of
+from vectra_capture.store.index_cache import (
+    protocol_stats_dir,
+    remove_protocol_stats,
+    write_protocol_stats,
+)
+from vectra_capture.store.layout import DataPaths
+from vectra_pipeline.duck import PAYLOAD_PATH
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +57,6 @@ class Doc:
 
 def _sha(text: str, n: int = 16) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:n]
-
-
-def duck() -> Any:
-    """An in-memory DuckDB connection pinned to UTC: strftime(ts) and timestamptz values must not follow
-    the machine's time zone (a 23:00 UTC event would get the next day's `date` under TZ=Asia/Tokyo)."""
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute("SET TimeZone='UTC'")
-    return con
 
 
 def rel(paths: DataPaths, path: Path) -> str:
@@ -96,7 +98,7 @@ _PAYLOAD_SQL = """
 CREATE OR REPLACE TEMP VIEW payloads AS
 SELECT event_name, direction, ts, session_id, seq, game_id,
        CASE WHEN json_type(raw_json::JSON) = 'ARRAY' AND NOT starts_with(event_name, 'legacy.')
-            THEN json_extract(raw_json, '$[#-1]') ELSE raw_json::JSON END AS p
+            THEN json_extract(raw_json, '{PAYLOAD_PATH}') ELSE raw_json::JSON END AS p
 FROM read_parquet({glob}, union_by_name=true) WHERE json_valid(raw_json)
 """
 
@@ -105,7 +107,7 @@ _FILE_PAYLOAD_SQL = """
 CREATE OR REPLACE TEMP VIEW fpayloads AS
 SELECT filename AS f, event_name, direction, ts, session_id, seq,
        CASE WHEN json_type(raw_json::JSON) = 'ARRAY' AND NOT starts_with(event_name, 'legacy.')
-            THEN json_extract(raw_json, '$[#-1]') ELSE raw_json::JSON END AS p
+            THEN json_extract(raw_json, '{PAYLOAD_PATH}') ELSE raw_json::JSON END AS p
 FROM read_parquet([{files}], union_by_name=true, filename=true) WHERE json_valid(raw_json)
 """
 
@@ -116,7 +118,7 @@ def _literal(text: str) -> str:
 
 def _model_fields(event_name: str) -> list[str]:
     try:
-        from vectra_capture.protocol_models import MODELS, known_fields
+        from vectra_capture.protocol.models import MODELS, known_fields
     except ImportError:  # the models module is optional for indexing
         return []
     model = MODELS.get(event_name)
@@ -125,7 +127,7 @@ def _model_fields(event_name: str) -> list[str]:
 
 def _model_names() -> set[str]:
     try:
-        from vectra_capture.protocol_models import MODELS
+        from vectra_capture.protocol.models import MODELS
     except ImportError:
         return set()
     return set(MODELS)
@@ -150,8 +152,6 @@ def _stats_name(key: str) -> str:
 
 
 def _stats_schema() -> Any:
-    import pyarrow as pa
-
     types = {"string": pa.string(), "int64": pa.int64(), "list<string>": pa.list_(pa.string())}
     return pa.schema([(n, types[t]) for n, t in STATS_SCHEMA_FIELDS])
 
@@ -167,7 +167,7 @@ def compute_file_stats(paths: DataPaths, con: Any, files: dict[str, Path]) -> di
     invalid = dict(con.execute(
         f"SELECT filename, count(*) FILTER (WHERE NOT json_valid(raw_json)) "
         f"FROM read_parquet([{lits}], union_by_name=true, filename=true) GROUP BY 1").fetchall())
-    con.execute(_FILE_PAYLOAD_SQL.format(files=lits))
+    con.execute(_FILE_PAYLOAD_SQL.format(PAYLOAD_PATH=PAYLOAD_PATH, files=lits))
     events: dict[tuple[str, str], dict] = {}
     for f, name, n, dirs, arrays, sample, s_ts, s_sess, s_seq in con.execute(
         """SELECT f, event_name, count(*), list(DISTINCT direction ORDER BY direction),
@@ -242,15 +242,7 @@ def protocol_docs(paths: DataPaths, con: Any, *, use_cache: bool = True) -> Prot
     """One document per event name known to the catalog/models or seen in raw ws_event data.
     Statistics are cached per raw file (keyed by path, size, mtime): an incremental build scans only new
     or changed raw files, not the whole history. use_cache=False (full builds) recomputes every file."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    from vectra_capture.protocol_catalog import CATALOG, status_of
-    from vectra_capture.store.vector_tables import (
-        protocol_stats_dir,
-        remove_protocol_stats,
-        write_protocol_stats,
-    )
 
     files = {rel(paths, p): p for p in sorted(paths.doc_type_dir("ws_event").glob("date=*/*.parquet"))}
     cache_dir = protocol_stats_dir(paths)
@@ -477,7 +469,7 @@ def game_docs_from_raw(paths: DataPaths, con: Any) -> list[Doc]:
     """Fallback when the typed `games` table is not built: games from raw gameStateUpdate/legacy.tick."""
     if not any(paths.doc_type_dir("ws_event").glob("date=*/*.parquet")):
         return []
-    con.execute(_PAYLOAD_SQL.format(glob=_literal(paths.glob("ws_event"))))
+    con.execute(_PAYLOAD_SQL.format(PAYLOAD_PATH=PAYLOAD_PATH, glob=_literal(paths.glob("ws_event"))))
     docs = []
     for gid, date, max_tick, peak, rug_tick, rug_price, trades, events in con.execute(_RAW_GAMES_SQL).fetchall():
         row = {"game_id": gid, "max_tick": max_tick, "peak": peak, "rug_tick": rug_tick, "rug_price": rug_price,
@@ -495,14 +487,11 @@ def repo_root() -> Path | None:
     configured = os.environ.get(REPO_ROOT_ENV)
     if configured:
         return Path(configured).expanduser().resolve()
-    candidate = Path(__file__).resolve().parents[1]
+    candidate = Path(vectra_pipeline.__file__).resolve().parents[1]
     return candidate if (candidate / "pyproject.toml").exists() else None
 
 
 def _package_dirs() -> list[Path]:
-    import vectra_capture
-    import vectra_pipeline
-
     return [Path(vectra_capture.__file__).parent, Path(vectra_pipeline.__file__).parent]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 import socketio
 from aiohttp import web
 
-from vectra_capture.replay_sources import ReplayEvent
+from vectra_capture.replay.sources import ReplayEvent
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +131,6 @@ class ReplayServer:
 
 
 async def serve(events: list[ReplayEvent], options: ReplayOptions) -> ReplaySummary:
-    import signal
-
     server = ReplayServer(events, options)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -6,8 +6,11 @@ import sys
 from pathlib import Path
 
 import click
+from tqdm import tqdm
 
-from vectra_pipeline.cli_common import data_dir_option, emit_json, json_option, resolve_paths
+from vectra_capture.legacy.importer import import_legacy
+from vectra_capture.store import LockHeld
+from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, resolve_paths
 
 
 @click.group()
@@ -23,10 +26,6 @@ def legacy() -> None:
 @json_option
 def import_cmd(sources: tuple[str, ...], force: bool, workers: int, data_dir: str | None, as_json: bool) -> None:
     """Import PATH... (files or folders; default $RUGS_LEGACY_DIR or ~/rugs_recordings)."""
-    from tqdm import tqdm
-
-    from vectra_capture.store import LockHeld
-    from vectra_pipeline.legacy_import import import_legacy
 
     paths = resolve_paths(data_dir)
     bar = tqdm(unit="file", file=sys.stderr, disable=None, desc="legacy import")

@@ -20,13 +20,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
-from vectra_capture.paths import DataPaths
-from vectra_capture.store import FileLock, LockHeld, connect_vectors, lock_path, read_manifest, write_manifest
-from vectra_capture.store.vector_tables import DEBUG_NOTE, remove_vector_table
-from vectra_pipeline import vector_docs as vd
-from vectra_pipeline.embedder import Embedder, get_embedder
+from vectra_capture.store import DEBUG_NOTE, FileLock, LockHeld, lock_path, read_manifest, write_manifest
+from vectra_capture.store.layout import DataPaths
+from vectra_pipeline import duck
+from vectra_pipeline.duck import sql_values
+from vectra_pipeline.index import docs as vd
+from vectra_pipeline.index import tables
+from vectra_pipeline.index.embedder import Embedder, get_embedder
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +167,6 @@ def save_table_entry(paths: DataPaths, table: str, entry: dict[str, Any], embedd
 
 
 def table_schema(embedder: Embedder) -> pa.Schema:
-    import json
-
     func = {**embedder.lancedb_function(), "source_column": "text", "vector_column": "vector"}
     metadata = {
         b"embedding_functions": json.dumps([func]).encode(),
@@ -189,7 +190,7 @@ def table_exists(paths: DataPaths, table: str) -> bool:
 
 
 def open_table(paths: DataPaths, table: str) -> Any:
-    return connect_vectors(paths).open_table(table)
+    return tables.connect(paths).open_table(table)
 
 
 def model_path(embedder: Embedder) -> str | None:
@@ -278,7 +279,7 @@ def build_docs(paths: DataPaths, table: str, keys: Iterable[str], files: dict[st
     """Documents from the given changed/removed source keys (all sources when full)."""
     keys = set(keys)
     out = DocBatch(touched=set(keys))
-    con = vd.duck()
+    con = duck.connect()
     present = {k for k in keys if k in files}
     if table == "events":
         ws_changed = any(k.startswith((vd.WS_EVENT_AGGREGATE, "manifests/")) for k in keys)
@@ -333,8 +334,6 @@ def _rows(docs: list[vd.Doc], texts: list[str], vectors: Any, schema: pa.Schema)
 
 
 def embed_docs(docs: list[vd.Doc], embedder: Embedder, progress: ProgressFactory | None, desc: str) -> tuple[list[str], Any]:
-    import numpy as np
-
     texts = [embedder.trim(d.text) for d in docs]
     bar = progress(len(texts), desc) if progress and texts else None
     parts = []
@@ -347,10 +346,6 @@ def embed_docs(docs: list[vd.Doc], embedder: Embedder, progress: ProgressFactory
         bar.close()
     vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype="float32")
     return texts, vectors
-
-
-def _sql_list(values: Iterable[str]) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
 def _ensure_indexes(tbl: Any, rows: int) -> None:
@@ -407,7 +402,7 @@ def _build_locked(paths: DataPaths, table: str, full: bool, embedder: Embedder, 
 
     batch = build_docs(paths, table, files.keys() if full else [*changed, *removed], files, full)
     result.invalid_rows, result.stats_files_computed = batch.invalid_rows, batch.stats_files_computed
-    db = connect_vectors(paths)
+    db = tables.connect(paths)
     schema = table_schema(embedder)
     if full:
         # embed everything first: the previous table answers queries meanwhile and survives a failure
@@ -424,7 +419,7 @@ def _build_locked(paths: DataPaths, table: str, full: bool, embedder: Embedder, 
         tbl = db.open_table(table)
         existing: dict[str, str] = {}
         if batch.touched:
-            where = f"source_file IN ({_sql_list(sorted(batch.touched))})"
+            where = f"source_file IN ({sql_values(sorted(batch.touched))})"
             got = tbl.search().where(where).select(["id", "text_hash"]).limit(None).to_arrow()
             existing = dict(zip(got["id"].to_pylist(), got["text_hash"].to_pylist(), strict=True))
         new_ids = {d.id for d in batch.docs}
@@ -444,7 +439,7 @@ def _build_locked(paths: DataPaths, table: str, full: bool, embedder: Embedder, 
              .execute(_rows(todo, texts, vectors, schema)))
         if stale:
             for start in range(0, len(stale), 500):
-                tbl.delete(f"id IN ({_sql_list(stale[start : start + 500])})")
+                tbl.delete(f"id IN ({sql_values(stale[start : start + 500])})")
         result.embedded, result.deleted = len(todo), len(stale)
         builds_since = tables_ck.get(table, {}).get("builds_since_optimize", 0) + (1 if todo or stale else 0)
         if todo or stale:
@@ -477,7 +472,7 @@ def _replace_table(db: Any, paths: DataPaths, table: str, rows: pa.Table, schema
             raise
         # a table LanceDB cannot open cannot be overwritten either: remove its folder, then create
         log.warning("overwriting %s failed (%s); removing its folder", table, exc)
-        remove_vector_table(paths, table)
+        tables.remove_table_folder(paths, table)
         return db.create_table(table, data=rows, schema=schema)
 
 
@@ -491,7 +486,7 @@ def _hashes_for(tbl: Any, ids: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for start in range(0, len(ids), 500):
         part = ids[start : start + 500]
-        got = tbl.search().where(f"id IN ({_sql_list(part)})").select(["id", "text_hash"]).limit(None).to_arrow()
+        got = tbl.search().where(f"id IN ({sql_values(part)})").select(["id", "text_hash"]).limit(None).to_arrow()
         out.update(zip(got["id"].to_pylist(), got["text_hash"].to_pylist(), strict=True))
     return out
 
@@ -552,7 +547,7 @@ def _search_db(paths: DataPaths) -> Any:
     key = str(paths.vectors)
     db = _SEARCH_DBS.get(key)
     if db is None:
-        db = _SEARCH_DBS[key] = connect_vectors(paths)
+        db = _SEARCH_DBS[key] = tables.connect(paths)
     return db
 
 

@@ -22,16 +22,33 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
+import multiprocessing
+import os
 import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vectra_capture.legacy_reader import UNKNOWN, Counters, LegacyFile, read_legacy_file, relative_name
-from vectra_capture.paths import DataPaths, default_legacy_dir
+import pyarrow as pa
+
+from vectra_capture.legacy.reader import UNKNOWN, Counters, LegacyFile, read_legacy_file, relative_name
+from vectra_capture.store import (
+    FileLock,
+    lock_path,
+    read_manifest,
+    replace_file_set,
+    utc_date,
+    write_manifest,
+)
+from vectra_capture.store.envelope import QUARANTINE_SCHEMA, WS_EVENT_SCHEMA
+from vectra_capture.store.layout import DataPaths, default_legacy_dir
+from vectra_capture.store.partitions import text_array
+from vectra_capture.store.quarantine import replace_quarantine_file_set
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +125,6 @@ def discover(
 
 def _ws_tables(lf: LegacyFile, session_id: str) -> dict[str, Any]:
     """date -> WS_EVENT table of the file's records."""
-    import pyarrow as pa
-
-    from vectra_capture.envelope import WS_EVENT_SCHEMA
-    from vectra_capture.store import utc_date
-    from vectra_capture.store.partitions import text_array
 
     by_day: dict[int, list] = {}
     for rec in lf.records:
@@ -148,10 +160,6 @@ def _raw_json_array(values: list[str]) -> Any:
     """raw_json as a string column. A lone surrogate (half an emoji, `\\ud83d` in the file) cannot be
     stored as UTF-8; inside JSON text it can only sit in a string value, so it is written back as its
     escape: the text stays valid JSON that decodes to the same value (only when needed: it is rare)."""
-    import pyarrow as pa
-
-    from vectra_capture.store.partitions import text_array
-
     try:
         return pa.array(values, type=pa.string())
     except (UnicodeEncodeError, pa.ArrowInvalid):
@@ -161,11 +169,6 @@ def _raw_json_array(values: list[str]) -> Any:
 def _quarantine_tables(lf: LegacyFile, session_id: str) -> dict[str, Any]:
     """date -> QUARANTINE table. A quarantined line takes the time of the record before it (else
     after it; a file without records: its mtime) so it lands next to its neighbours."""
-    import pyarrow as pa
-
-    from vectra_capture.envelope import QUARANTINE_SCHEMA
-    from vectra_capture.store import utc_date
-    from vectra_capture.store.partitions import text_array
 
     if not lf.quarantined:
         return {}
@@ -198,8 +201,6 @@ def _quarantine_tables(lf: LegacyFile, session_id: str) -> dict[str, Any]:
 
 def import_file(paths: DataPaths, path: Path, root: Path | None) -> tuple[FileResult, dict[str, Any]]:
     """Read one file and replace its rows in the store. Returns the result and its manifest entry."""
-    from vectra_capture.store import replace_file_set
-    from vectra_capture.store.quarantine_files import replace_quarantine_file_set
 
     lf = read_legacy_file(path, root)
     sid = session_id_for(lf.rel)
@@ -252,8 +253,6 @@ def import_legacy(
     Files are independent (each owns its Parquet names), so `workers` > 1 imports changed files in that
     many processes; the manifest is written only by this process. Default 1: on the shared 2-core
     machines measured, two workers gave no gain (bench/legacy.py) and spawning costs ~1 s."""
-    from vectra_capture.store import FileLock, lock_path, read_manifest, write_manifest
-
     started = time.perf_counter()
     files = discover(sources, legacy_root)
     if on_plan:
@@ -322,8 +321,6 @@ def _drop_pre_v2_copy(paths: DataPaths, entries: dict[str, Any], key: str) -> No
     """Before READER_VERSION 2 a file outside the legacy root was keyed relative to the folder given
     on the command line (e.g. `game_x.jsonl`, root `/tmp/a`). Now that it is keyed by its absolute path,
     the rows written under the old key would stay as a duplicate: remove them and the old entry."""
-    from vectra_capture.store import replace_file_set
-    from vectra_capture.store.quarantine_files import replace_quarantine_file_set
 
     path = Path(key)
     for folder in path.parents:
@@ -341,17 +338,12 @@ _PARALLEL_MIN_FILES = 16  # below this, starting worker processes costs more tha
 
 def _run(paths: DataPaths, todo: list[tuple[Path, Path | None]], workers: int | None):  # noqa: ANN202
     """Yield (result, manifest entry) per file, in completion order."""
-    import os
-
     workers = workers if workers is not None else 1
     workers = max(1, min(workers, os.cpu_count() or 1))
     if workers <= 1 or len(todo) < _PARALLEL_MIN_FILES:
         for path, root in todo:
             yield _import_one(paths, path, root)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
 
     pending = {i: item for i, item in enumerate(todo)}
     try:

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import click
 
-from vectra_pipeline.cli_common import emit_json, json_option
+from vectra_capture.replay.server import ReplayOptions
+from vectra_capture.replay.server import serve as serve_events
+from vectra_capture.replay.sources import load_recordings
+from vectra_pipeline.cli.common import emit_json, json_option
 
 
 @click.group()
@@ -27,9 +30,6 @@ def feed() -> None:
 def serve(paths: tuple[Path, ...], host: str, port: int, speed: float, repeat: int, loop: bool,
           max_gap: float, as_json: bool) -> None:
     """Replay raw samples, raw captures, legacy JSONL or ws_event Parquet files (or folders)."""
-    from vectra_capture.replay_server import ReplayOptions
-    from vectra_capture.replay_server import serve as serve_events
-    from vectra_capture.replay_sources import load_recordings
 
     if speed < 0 or repeat < 1:
         raise click.BadParameter("--speed must be >= 0 and --repeat >= 1")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
-from vectra_pipeline.cli_common import data_dir_option, emit_json, json_option, resolve_paths
+from vectra_capture.daemon import LIVE_HEADERS, LIVE_URL, CaptureConfig, CaptureFailed, run_daemon
+from vectra_capture.status import read_status
+from vectra_capture.store import LockHeld
+from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, resolve_paths
 
 
 @click.command()
@@ -21,8 +24,6 @@ from vectra_pipeline.cli_common import data_dir_option, emit_json, json_option, 
 def capture(url: str | None, source: str, watchdog: float, flush_interval: float, roll_seconds: float,
             transport: tuple[str, ...], data_dir: str | None) -> None:
     """Run the capture daemon in the foreground until SIGINT/SIGTERM (which flush everything)."""
-    from vectra_capture.daemon import LIVE_HEADERS, LIVE_URL, CaptureConfig, CaptureFailed, run_daemon
-    from vectra_capture.store import LockHeld
 
     paths = resolve_paths(data_dir)
     config = CaptureConfig(
@@ -54,8 +55,6 @@ def capture(url: str | None, source: str, watchdog: float, flush_interval: float
 @json_option
 def status(data_dir: str | None, as_json: bool) -> None:
     """The capture daemon writing into the data root: connection, counts, lag, live game state."""
-    from vectra_capture.status import read_status
-
     st = read_status(resolve_paths(data_dir))
     if as_json:
         emit_json(st)

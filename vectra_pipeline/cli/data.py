@@ -1,13 +1,18 @@
-"""`vectra data status|prune` (and `export`, from the legacy helper's module)."""
+"""`vectra data status|export|prune`: what the Parquet holds, the canonical data out as JSONL, old partitions removed."""
 
 from __future__ import annotations
 
 import sys
 from datetime import date as Date
+from pathlib import Path
 
 import click
+from tqdm import tqdm
 
-from vectra_pipeline.cli_common import data_dir_option, emit_json, json_option, resolve_paths
+from vectra_capture.store import delete_partition
+from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, resolve_paths
+from vectra_pipeline.export import export_jsonl, partitions
+from vectra_pipeline.query import Query
 
 
 @click.group()
@@ -20,8 +25,6 @@ def data() -> None:
 @json_option
 def status(data_dir: str | None, as_json: bool) -> None:
     """Per doc_type and date: files, rows, bytes, first/last ts."""
-    from vectra_pipeline.query import Query
-
     q = Query(resolve_paths(data_dir))
     try:
         rows = q.status()
@@ -46,8 +49,6 @@ def status(data_dir: str | None, as_json: bool) -> None:
 @json_option
 def prune(before: str, yes: bool, data_dir: str | None, as_json: bool) -> None:
     """Delete raw and typed partitions dated before DATE (through the store)."""
-    from vectra_capture.store import delete_partition
-
     try:
         Date.fromisoformat(before)
     except ValueError:
@@ -72,6 +73,22 @@ def prune(before: str, yes: bool, data_dir: str | None, as_json: bool) -> None:
     sys.exit(0)
 
 
-from vectra_pipeline.cli_export import export  # noqa: E402  (its own module, registered under `data`)
-
-data.add_command(export)
+@data.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+@click.option("--output", required=True, type=click.Path(file_okay=False), help="Folder to write into.")
+@click.option("--doc-type", "doc_types", multiple=True, help="Only this doc_type (repeatable).")
+@data_dir_option
+@json_option
+def export(fmt: str, output: str, doc_types: tuple[str, ...], data_dir: str | None, as_json: bool) -> None:
+    """Write the canonical data out as JSONL: OUTPUT/<doc_type>/<date>.jsonl."""
+    paths = resolve_paths(data_dir)
+    total = len(partitions(paths, list(doc_types) or None))
+    with tqdm(total=total, unit="partition", file=sys.stderr, disable=None, desc="export") as bar:
+        summary = export_jsonl(paths, Path(output).expanduser().resolve(), list(doc_types) or None,
+                               on_partition=lambda _w: bar.update(1))
+    if as_json:
+        emit_json(summary)
+        return
+    for w in summary["partitions"]:
+        click.echo(f"{w['doc_type']:<16} {w['date']}  {w['rows']:>9} rows  {w['path']}")
+    click.echo(f"{summary['files']} files, {summary['rows']} rows in {summary['seconds']} s -> {summary['output']}")

@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from vectra_capture.paths import DataPaths
 from vectra_capture.store import read_manifest, write_manifest
+from vectra_capture.store.layout import DataPaths
 
 MANIFEST = "protocol_verification"
 Status = Literal["verified", "unverified", "needs-correction"]

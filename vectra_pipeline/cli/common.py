@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from vectra_capture.paths import DataPaths
+from vectra_capture.store.layout import DataPaths
 
 data_dir_option = click.option(
     "--data-dir",

@@ -6,7 +6,10 @@ import sys
 
 import click
 
-from vectra_pipeline.cli_common import data_dir_option, emit_json, json_option, resolve_paths
+from vectra_capture.store import read_manifest
+from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, resolve_paths
+from vectra_pipeline.derive.schema_manifest import MANIFEST, SCHEMA_VERSION, check_manifest
+from vectra_pipeline.derive.schema_manifest import migrate as run_migrate
 
 
 @click.group()
@@ -19,8 +22,6 @@ def schema() -> None:
 @json_option
 def show(data_dir: str | None, as_json: bool) -> None:
     """Print the manifest (and the code's version)."""
-    from vectra_capture.store import read_manifest
-    from vectra_pipeline.schema_manifest import MANIFEST, SCHEMA_VERSION
 
     paths = resolve_paths(data_dir)
     try:
@@ -48,13 +49,11 @@ def show(data_dir: str | None, as_json: bool) -> None:
 @json_option
 def check(drift: bool, data_dir: str | None, as_json: bool) -> None:
     """Run the manifest check (the same one Dagster runs hourly). Exit code 1 when it fails."""
-    from vectra_pipeline.schema_manifest import check_manifest
-
     paths = resolve_paths(data_dir)
     outcome = check_manifest(paths)
     drift_outcome = None
     if drift:
-        from vectra_pipeline.typed_checks import schema_drift
+        from vectra_pipeline.derive.checks import schema_drift
 
         drift_outcome = schema_drift(paths)
     if as_json:
@@ -78,8 +77,6 @@ def check(drift: bool, data_dir: str | None, as_json: bool) -> None:
 @json_option
 def migrate(data_dir: str | None, as_json: bool) -> None:
     """Bring the data root to the code's schema version and rewrite the manifest."""
-    from vectra_pipeline.schema_manifest import migrate as run_migrate
-
     outcome = run_migrate(resolve_paths(data_dir))
     if as_json:
         emit_json({"passed": outcome.passed, "summary": outcome.summary, **outcome.details})

@@ -1,0 +1,3 @@
+from vectra_pipeline.cli import main
+
+main()
