@@ -46,6 +46,7 @@ from vectra_capture.store import (
     write_manifest,
 )
 from vectra_capture.store.envelope import QUARANTINE_SCHEMA, WS_EVENT_SCHEMA
+from vectra_capture.store.fingerprints import content_digest, same_stat, stat_entry
 from vectra_capture.store.layout import DataPaths, default_legacy_dir
 from vectra_capture.store.partitions import text_array
 from vectra_capture.store.quarantine import replace_quarantine_file_set
@@ -228,13 +229,13 @@ def _unchanged(path: Path, entry: dict[str, Any] | None) -> tuple[bool, dict[str
     """(skip?, refreshed entry). Stat first; hash only when size or mtime moved."""
     if not entry or entry.get("reader_version") != READER_VERSION:
         return False, None
-    st = path.stat()
-    if st.st_size == entry.get("size") and st.st_mtime_ns == entry.get("mtime_ns"):
+    current = stat_entry(path)
+    if same_stat(entry, current):
         return True, None
-    if st.st_size != entry.get("size"):
+    if current["size"] != entry.get("size"):
         return False, None
-    if hashlib.sha256(path.read_bytes()).hexdigest() == entry.get("sha256"):
-        return True, {**entry, "mtime_ns": st.st_mtime_ns}  # touched, not changed
+    if content_digest(path, "sha256") == entry.get("sha256"):
+        return True, {**entry, "mtime_ns": current["mtime_ns"]}  # touched, not changed
     return False, None
 
 

@@ -10,7 +10,6 @@ file is never missed. Nothing new -> nothing is read, nothing is embedded.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import time
@@ -24,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from vectra_capture.store import DEBUG_NOTE, FileLock, LockHeld, lock_path, read_manifest, write_manifest
+from vectra_capture.store.fingerprints import changed_files
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline import duck
 from vectra_pipeline.duck import sql_values
@@ -101,29 +101,7 @@ def sources(paths: DataPaths, table: str) -> dict[str, Path]:
     raise ValueError(f"unknown table {table!r}; tables: {TABLES}")
 
 
-def _sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def file_states(files: dict[str, Path], previous: dict[str, dict]) -> tuple[dict[str, dict], list[str]]:
-    """Current state of each file and the keys that changed. The hash is computed only when size or
-    mtime moved, so a no-op costs one stat per file; a touched-but-identical file is not re-indexed."""
-    states, changed = {}, []
-    for key, path in files.items():
-        st = path.stat()
-        old = previous.get(key)
-        if old and old.get("size") == st.st_size and old.get("mtime_ns") == st.st_mtime_ns:
-            states[key] = old
-            continue
-        state = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha1": _sha1(path)}
-        states[key] = state
-        if not old or old.get("sha1") != state["sha1"]:
-            changed.append(key)
-    return states, changed
+file_states = changed_files  # the checkpoint's per-file states (stat, then sha1 only when the stat moved)
 
 
 def read_checkpoint(paths: DataPaths) -> dict[str, Any]:
