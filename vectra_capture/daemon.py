@@ -1,8 +1,9 @@
-"""The capture daemon: one session, one socket, every frame landed, reconnecting forever.
+"""The capture daemon: one session, one frame source, every frame landed, reconnecting forever.
 
-Threads: the asyncio loop owns the socket and stamps each frame (receipt time, seq) before any
-await; the writer thread owns the disk. Lifecycle (connect, disconnect, reconnect attempts,
-connect errors, watchdog alarms) lands as system_event rows in the same spool.
+Threads: the asyncio loop runs the frame source (the socket client, or the browser through CDP)
+which hands each frame to `on_frame`; the daemon stamps it (time, seq) before any await; the
+writer thread owns the disk. Lifecycle (connect, disconnect, reconnect attempts, connect errors,
+browser and socket events, watchdog alarms) lands as system_event rows in the same spool.
 """
 
 from __future__ import annotations
@@ -17,13 +18,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-import socketio
-
-from vectra_capture.client import CaptureClient
 from vectra_capture.frames import DEFAULT_MAX_FRAME_BYTES, FrameError, envelope_ids, parse_frame
 from vectra_capture.live_state import LiveState
+from vectra_capture.socket_source import SocketSource
 from vectra_capture.store import FileLock, RawSink, recover_spool, remove_run_file
 from vectra_capture.store.envelope import QUARANTINE, RawRecord
 from vectra_capture.store.layout import DataPaths
@@ -33,7 +32,18 @@ log = logging.getLogger(__name__)
 
 LIVE_URL = "https://backend.rugs.fun?frontend-version=1.0"
 LIVE_HEADERS = {"Origin": "https://rugs.fun"}
-STABLE_SECONDS = 30.0  # a connection that lasted this long resets the reconnect backoff
+
+
+class FrameSource(Protocol):
+    """Where frames come from. `run` calls `daemon.on_frame(data, direction, ts_us=..., socket_id=...)`
+    for every frame (never awaiting in between, so seq follows arrival), records its lifecycle with
+    `daemon.system_event`, keeps `daemon.state` current, and returns once `daemon.stop_requested`."""
+
+    name: str  # the envelope's `source`
+
+    async def run(self, daemon: CaptureDaemon) -> None: ...
+
+    def status(self) -> dict[str, Any]: ...  # merged into the status file
 
 
 @dataclass
@@ -62,12 +72,16 @@ class CaptureFailed(RuntimeError):
 
 
 class CaptureDaemon:
-    def __init__(self, config: CaptureConfig) -> None:
+    def __init__(self, config: CaptureConfig, source: FrameSource | None = None) -> None:
         self.config = config
         self.paths = config.data_dir
+        self.source: FrameSource = source or SocketSource(
+            config.url, config.source, config.headers, config.transports, config.connect_timeout,
+            config.backoff_initial, config.backoff_max)
         self.session_id = str(uuid.uuid4())
         self.live = LiveState()
         self.received = 0
+        self.sent = 0
         self.reconnects = 0
         self.state = "starting"
         self.connected_since: float | None = None
@@ -76,14 +90,14 @@ class CaptureDaemon:
         self._last_game_update = time.monotonic()
         self._alarmed = False
         self._stop = asyncio.Event()
-        self._disconnected = asyncio.Event()
         self.writer: WriterThread | None = None
 
     # -- recording (event loop thread; never awaits, never touches the disk) -------------------
-    def _record(self, doc_type: str, raw: bytes, **fields: Any) -> None:
+    def _record(self, doc_type: str, raw: bytes, ts_us: int | None = None, **fields: Any) -> None:
         self._seq += 1
         rec = RawRecord(
-            doc_type, time.time_ns() // 1000, self._seq, self.config.source, self.session_id, raw, **fields
+            doc_type, time.time_ns() // 1000 if ts_us is None else ts_us, self._seq, self.source.name,
+            self.session_id, raw, **fields
         )
         assert self.writer is not None
         self.writer.put(rec)
@@ -92,43 +106,58 @@ class CaptureDaemon:
         log.info("system event %s %s", name, details or "")
         self._record("system_event", json.dumps(details, default=str).encode(), event_name=name)
 
-    def on_frame(self, data: Any, direction: str) -> bool:
-        """Called by the client for every Engine.IO message. True = consumed (not dispatched).
-        Never raises: whatever goes wrong, the frame is quarantined with the reason."""
+    def on_frame(self, data: Any, direction: str, *, ts_us: int | None = None, socket_id: str | None = None) -> bool:
+        """Called by the frame source for every Socket.IO packet (text) or binary attachment.
+        ts_us: when the frame was received or sent (default: now); socket_id: which socket carried it
+        (the browser's CDP request id; None for the socket client). True = consumed (the socket
+        client does not dispatch it). Never raises: whatever goes wrong, the frame is quarantined."""
         try:
-            return self._on_frame(data, direction)
+            return self._on_frame(data, direction, ts_us, socket_id)
         except Exception as exc:
             log.exception("frame could not be captured; quarantining it")
-            self._quarantine(data, direction, f"capture error: {type(exc).__name__}: {exc}")
+            self._quarantine(data, direction, f"capture error: {type(exc).__name__}: {exc}", ts_us, socket_id)
             return True
 
-    def _quarantine(self, data: Any, direction: str, reason: str) -> None:
-        raw = data if isinstance(data, bytes) else str(data).encode("utf-8", "surrogatepass")
-        self.received += direction == "received"
-        self._record(QUARANTINE, raw, direction=direction, origin_file=f"socket:{direction}", reason=reason)
+    def _count(self, direction: str) -> None:
+        if direction == "sent":
+            self.sent += 1
+        else:
+            self.received += 1
 
-    def _on_frame(self, data: Any, direction: str) -> bool:
+    def _quarantine(self, data: Any, direction: str, reason: str, ts_us: int | None = None,
+                    socket_id: str | None = None) -> None:
+        raw = data if isinstance(data, bytes) else str(data).encode("utf-8", "surrogatepass")
+        self._count(direction)
+        origin = f"socket:{direction}" + (f":{socket_id}" if socket_id else "")
+        self._record(QUARANTINE, raw, ts_us, direction=direction, origin_file=origin, reason=reason)
+
+    def _on_frame(self, data: Any, direction: str, ts_us: int | None, socket_id: str | None) -> bool:
         parsed = parse_frame(data, self.config.max_frame_bytes)
         if isinstance(parsed, FrameError):
-            self._quarantine(data, direction, parsed.reason)
+            self._quarantine(data, direction, parsed.reason, ts_us, socket_id)
             return True
         if parsed.event_name is None:
             return False  # connect / disconnect / connect_error: python-socketio handles them
-        self.received += direction == "received"
+        self._count(direction)
         payload = parsed.payload
         game_id, player_id, username = envelope_ids(payload)
         self._record(
-            "ws_event", parsed.json_text.encode("utf-8", "surrogatepass"), direction=direction, event_name=parsed.event_name,
-            game_id=game_id, player_id=player_id, username=username,
+            "ws_event", parsed.json_text.encode("utf-8", "surrogatepass"), ts_us, direction=direction,
+            event_name=parsed.event_name, game_id=game_id, player_id=player_id, username=username,
+            namespace=parsed.namespace, ack_id=parsed.ack_id, socket_id=socket_id,
         )
         if parsed.event_name == "gameStateUpdate":
-            self._last_game_update = time.monotonic()
-            self._alarmed = False
+            self.game_update_seen()
         try:  # the frame is recorded already: a surprise here must not quarantine it a second time
-            self.live.observe(parsed.event_name, payload, time.time())
+            when = ts_us / 1e6 if ts_us is not None else time.time()
+            self.live.observe(parsed.event_name, payload, when, json_text=parsed.json_text, socket_id=socket_id)
         except Exception:
             log.exception("live state could not follow %s", parsed.event_name)
         return parsed.packet_type == "event"  # acks still go to python-socketio for callbacks
+
+    def game_update_seen(self) -> None:
+        self._last_game_update = time.monotonic()
+        self._alarmed = False
 
     # -- status (read by the writer thread once a second) ------------------------------------
     def status(self) -> dict[str, Any]:
@@ -139,12 +168,14 @@ class CaptureDaemon:
             "session_id": self.session_id,
             "data_dir": str(self.paths.root),
             "url": self.config.url,
-            "source": self.config.source,
+            "source": self.source.name,
             "state": self.state,
             "started_at": _iso(self.started_at),
             "connected_since": _iso(self.connected_since),
             "reconnects": self.reconnects,
             "received": self.received,
+            "sent": self.sent,
+            "frames": {"received": self.received, "sent": self.sent},
             "written": w.durable["ws_event"] if w else 0,
             "quarantined": w.durable[QUARANTINE] if w else 0,
             "system_events": w.durable["system_event"] if w else 0,
@@ -157,11 +188,25 @@ class CaptureDaemon:
             "lag_seconds": w.lag_seconds() if w else 0.0,
             "live": self.live.to_dict(),
             "updated_at": _iso(time.time()),
+            **self.source.status(),
         }
 
     # -- lifecycle --------------------------------------------------------------------------
     def request_stop(self) -> None:
         self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    async def wait_stop(self) -> None:
+        await self._stop.wait()
+
+    async def stopped_within(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True as soon as a stop is requested."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+        return self._stop.is_set()
 
     async def run(self) -> dict[str, Any]:
         lock = FileLock(self.paths.capture_lock).acquire()  # one daemon per data root
@@ -172,13 +217,13 @@ class CaptureDaemon:
                 sink, self.config.flush_interval, self.config.flush_every, status=self.status
             )
             self.writer.start()
-            self.system_event("session_start", url=self.config.url, source=self.config.source, pid=os.getpid())
+            self.system_event("session_start", url=self.config.url, source=self.source.name, pid=os.getpid())
             if recovered.records or recovered.quarantined:
                 self.system_event("spool_recovered", records=recovered.records, quarantined=recovered.quarantined)
             self._install_signal_handlers()
             watchdog = asyncio.create_task(self._watchdog())
             try:
-                await self._connection_loop()
+                await self.source.run(self)
             finally:
                 watchdog.cancel()
                 self.state = "stopped"
@@ -198,69 +243,6 @@ class CaptureDaemon:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
 
-    def _new_client(self) -> CaptureClient:
-        client = CaptureClient(self.on_frame)
-
-        @client.event
-        async def connect() -> None:
-            self.state = "connected"
-            self.connected_since = time.time()
-            self._last_game_update = time.monotonic()
-            self.system_event("connect", url=self.config.url, transport=client.transport(), sid=client.sid)
-
-        @client.event
-        async def disconnect(reason: str = "unknown") -> None:
-            self.state = "disconnected"
-            self.connected_since = None
-            self.system_event("disconnect", reason=str(reason))
-            self._disconnected.set()
-
-        return client
-
-    async def _connection_loop(self) -> None:
-        attempt = 0
-        while not self._stop.is_set():
-            if attempt:
-                delay = min(self.config.backoff_max, self.config.backoff_initial * 2 ** (attempt - 1))
-                self.system_event("reconnect_attempt", attempt=attempt, delay_seconds=delay)
-                if await self._stopped_within(delay):
-                    return
-                self.reconnects += 1
-            client = self._new_client()
-            self._disconnected.clear()
-            self.state = "connecting"
-            try:
-                await client.connect(
-                    self.config.url,
-                    headers=self.config.headers,
-                    transports=self.config.transports,
-                    wait_timeout=self.config.connect_timeout,
-                )
-            except (socketio.exceptions.ConnectionError, OSError, ValueError) as exc:
-                self.state = "disconnected"
-                self.system_event("connect_error", attempt=attempt, error=str(exc) or type(exc).__name__)
-                attempt += 1
-                await _quietly(client.disconnect())
-                continue
-            connected_at = time.monotonic()
-            stop = asyncio.create_task(self._stop.wait())
-            dropped = asyncio.create_task(self._disconnected.wait())
-            await asyncio.wait({stop, dropped}, return_when=asyncio.FIRST_COMPLETED)
-            stop.cancel()
-            dropped.cancel()
-            if self._stop.is_set():
-                self.state = "stopping"
-                await _quietly(client.disconnect())
-                return
-            await _quietly(client.disconnect())
-            # Back off from a server that accepts and drops at once; start over after a stable link.
-            attempt = 1 if time.monotonic() - connected_at >= STABLE_SECONDS else attempt + 1
-
-    async def _stopped_within(self, seconds: float) -> bool:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
-        return self._stop.is_set()
-
     async def _watchdog(self) -> None:
         """Alarm once per silence when the socket is up but no gameStateUpdate arrives."""
         while True:
@@ -274,10 +256,5 @@ class CaptureDaemon:
                 self.system_event("watchdog_alarm", silent_seconds=round(silent, 1))
 
 
-async def _quietly(coro: Any) -> None:
-    with contextlib.suppress(Exception):
-        await coro
-
-
-def run_daemon(config: CaptureConfig) -> dict[str, Any]:
-    return asyncio.run(CaptureDaemon(config).run())
+def run_daemon(config: CaptureConfig, source: FrameSource | None = None) -> dict[str, Any]:
+    return asyncio.run(CaptureDaemon(config, source).run())

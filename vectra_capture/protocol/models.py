@@ -301,6 +301,14 @@ class SystemDetails(Wire):
     received: int | None = None
     records: int | None = None
     quarantined: int | None = None
+    # the browser capture (source cdp): DevTools endpoint, tab (target) and socket (CDP request id)
+    cdp_url: str | None = None
+    browser: str | None = None
+    pages: int | None = None
+    target_id: str | None = None
+    socket_id: str | None = None
+    sent: int | None = None
+    hint: str | None = None
 
 
 # -- legacy records (raw_json = the record itself) ----------------------------------------------
@@ -373,7 +381,9 @@ MODELS: dict[str, type[BaseModel]] = {
 SYSTEM_MODELS: dict[str, type[BaseModel]] = {
     name: SystemDetails
     for name in ("connect", "disconnect", "connect_error", "reconnect_attempt", "watchdog_alarm",
-                 "session_start", "session_end", "spool_recovered")
+                 "session_start", "session_end", "spool_recovered", "browser_attached", "browser_lost",
+                 "browser_retrying", "target_attached", "target_detached", "socket_created", "socket_closed",
+                 "socket_error", "socket_unknown")
 }
 
 # Nested lists/objects whose keys the drift check also looks into: (event, JSON path) -> model.

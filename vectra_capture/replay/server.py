@@ -4,6 +4,10 @@ It waits for the first client before emitting (so nothing goes into the void), k
 through client disconnects, paces by the recorded timestamps divided by `speed` (0 = as fast
 as possible, gaps capped at `max_gap` seconds so multi-day recordings stay watchable) and
 broadcasts each event to every connected client.
+
+It also serves, at `/`, a small browser client (page/index.html + page/client.js) that connects
+back like the rugs.fun web client, and answers that client's own requests (ping, authenticate,
+buyOrder, sellOrder, requestSidebet) with acks, so a browser capture sees both directions.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import signal
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import socketio
 from aiohttp import web
@@ -22,6 +27,14 @@ from aiohttp import web
 from vectra_capture.replay.sources import ReplayEvent
 
 log = logging.getLogger(__name__)
+
+PAGE_DIR = Path(__file__).parent / "page"
+# The player's own requests the feed acknowledges, and the ack it sends back (PROTOCOL.md: the real
+# server answers an order with `43<id>[{"success": true}]` and an application ping with `43<id>[]`).
+REQUEST_ACKS: dict[str, object] = {
+    "buyOrder": {"success": True}, "sellOrder": {"success": True}, "requestSidebet": {"success": True},
+    "authenticate": {"success": True}, "ping": None,
+}
 
 
 @dataclass
@@ -42,11 +55,12 @@ class ReplaySummary:
     repetitions: int = 0
     clients_seen: int = 0
     url: str = ""
+    requests: Counter[str] = field(default_factory=Counter)  # client -> server events, by name
 
     def to_dict(self) -> dict:
         return {
             "emitted": self.emitted, "by_event": dict(self.by_event), "repetitions": self.repetitions,
-            "clients_seen": self.clients_seen, "url": self.url,
+            "clients_seen": self.clients_seen, "url": self.url, "requests": dict(self.requests),
         }
 
 
@@ -60,6 +74,15 @@ class ReplayServer:
         self._stop = asyncio.Event()
         self.port: int | None = None
         self.sio.on("connect", self._on_connect)
+        for name, ack in REQUEST_ACKS.items():
+            self.sio.on(name, self._request_handler(name, ack))
+
+    def _request_handler(self, name: str, ack: object):
+        async def handle(sid: str, *args: object) -> object:
+            self.summary.requests[name] += 1
+            return ack  # python-socketio sends it as the ack when the request carried an ack id
+
+        return handle
 
     async def _on_connect(self, sid: str, environ: dict, auth: object = None) -> None:
         self.summary.clients_seen += 1
@@ -71,7 +94,9 @@ class ReplayServer:
     async def run(self) -> ReplaySummary:
         app = web.Application()
         self.sio.attach(app)
-        runner = web.AppRunner(app, access_log=None)
+        app.router.add_get("/", _page_file("index.html", "text/html"))
+        app.router.add_get("/client.js", _page_file("client.js", "text/javascript"))
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=3.0)
         await runner.setup()
         site = web.TCPSite(runner, self.options.host, self.options.port)
         await site.start()
@@ -128,6 +153,15 @@ class ReplayServer:
                 break
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.2)  # the last frames leave the socket buffers
+
+
+def _page_file(name: str, content_type: str):
+    body = (PAGE_DIR / name).read_bytes()
+
+    async def handler(_request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type=content_type, charset="utf-8")
+
+    return handler
 
 
 async def serve(events: list[ReplayEvent], options: ReplayOptions) -> ReplaySummary:

@@ -3,7 +3,8 @@
 JSONL recordings of every legacy format (raw feed samples, raw captures, game/session files, the
 old header format) are read with `legacy_reader`, corrupt lines salvaged as in the import; legacy
 ticks become the gameStateUpdate payloads they were recorded from. Our own ws_event Parquet is
-re-emitted as recorded (replay mode).
+re-emitted as recorded (replay mode). Single-event JSON captures (`{seq, ts, event, data}`, one
+pretty-printed object per `.json` file, as in the authenticated examples) are replayed in `seq` order.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from vectra_capture.legacy.reader import UNKNOWN, read_legacy_file
+from vectra_capture.frames import socketio_args
+from vectra_capture.legacy.reader import UNKNOWN, read_legacy_file, to_utc_us
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +82,34 @@ def _load_parquet(path: Path, out: Recording) -> None:
         out.events.append(ReplayEvent(row["ts"].timestamp(), frame[0], frame[1:]))
 
 
+def _load_single_events(paths: list[Path], out: Recording) -> None:
+    """`{seq, ts, event, data}` files; `data` is a `[trace, payload]` list for traced events."""
+    loaded: list[tuple[int, float, ReplayEvent]] = []
+    for path in paths:
+        try:
+            rec = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: not a JSON file ({exc})") from exc
+        if not isinstance(rec, dict) or not isinstance(rec.get("event"), str) or "data" not in rec:
+            raise ValueError(f"{path}: not a single-event capture (needs 'event' and 'data')")
+        ts_us = to_utc_us(rec.get("ts"))
+        ts = ts_us / 1e6 if ts_us is not None else None
+        seq = rec.get("seq") if isinstance(rec.get("seq"), int) else len(loaded)
+        loaded.append((seq, ts or 0.0, ReplayEvent(ts, rec["event"], socketio_args(rec["data"]))))
+    out.events += [ev for _seq, _ts, ev in sorted(loaded, key=lambda t: (t[0], t[1]))]
+
+
 def load_recordings(paths: list[Path]) -> Recording:
-    """Every event of the given files and folders (recursively), in file order."""
+    """Every event of the given files and folders (recursively), in file order; the `.json`
+    single-event captures of one folder (or one argument list) are replayed together, by seq."""
     files: list[Path] = []
     for p in paths:
-        files += sorted(f for f in p.rglob("*") if f.suffix in {".jsonl", ".parquet"}) if p.is_dir() else [p]
+        files += sorted(f for f in p.rglob("*") if f.suffix in {".jsonl", ".parquet", ".json"}) if p.is_dir() else [p]
     out = Recording()
-    for f in files:
+    singles = [f for f in files if f.suffix == ".json"]
+    if singles:
+        _load_single_events(singles, out)
+    for f in (f for f in files if f.suffix != ".json"):
         if f.suffix == ".parquet" and "doc_type=" in f.as_posix() and "doc_type=ws_event" not in f.as_posix():
             out.skipped["Parquet file that is not ws_event"] += 1
         elif f.suffix == ".parquet":

@@ -22,6 +22,7 @@ from vectra_capture.store.manifests import (
 )
 from vectra_capture.store.notes import DEBUG_NOTE, DEBUG_NOTE_SCHEMA, write_debug_note
 from vectra_capture.store.partitions import (
+    add_missing_columns,
     delete_partition,
     replace_file_set,
     replace_partition,
@@ -34,6 +35,7 @@ from vectra_capture.store.quarantine import replace_quarantine_file_set
 from vectra_capture.store.raw_sink import CompactResult, RawSink, recover_spool
 
 __all__ = [
+    "add_missing_columns",
     "DEBUG_NOTE",
     "DEBUG_NOTE_SCHEMA",
     "CompactResult",

@@ -23,12 +23,18 @@ ENVELOPE_SCHEMA = pa.schema(ENVELOPE_FIELDS)
 # ws_event: raw_json is the Socket.IO event array exactly as received: [event_name, ...args]
 # (the payload is the last argument, a trace object may precede it). origin_* say where a
 # replayed/imported row came from (file, line); they are null for live capture.
+# namespace / ack_id: the Socket.IO packet's namespace and ack id (a request `42<id>[...]` and the
+# ack `43<id>[...]` answering it share the id) [schema v2]. socket_id: which socket carried the
+# frame, the browser's CDP request id for source `cdp`, null otherwise [schema v3].
 WS_EVENT_SCHEMA = pa.schema(
     [
         *ENVELOPE_FIELDS,
         pa.field("event_name", pa.string(), nullable=False),
         pa.field("origin_file", pa.string()),
         pa.field("origin_line", pa.int64()),
+        pa.field("namespace", pa.string()),
+        pa.field("ack_id", pa.int64()),
+        pa.field("socket_id", pa.string()),
     ]
 )
 
@@ -68,7 +74,8 @@ class RawRecord:
 
     __slots__ = (
         "doc_type", "ts_us", "seq", "source", "session_id", "direction", "raw", "event_name",
-        "game_id", "player_id", "username", "origin_file", "origin_line", "reason",
+        "game_id", "player_id", "username", "origin_file", "origin_line", "reason", "namespace", "ack_id",
+        "socket_id",
     )
 
     def __init__(
@@ -88,6 +95,9 @@ class RawRecord:
         origin_file: str | None = None,
         origin_line: int | None = None,
         reason: str | None = None,
+        namespace: str | None = None,
+        ack_id: int | None = None,
+        socket_id: str | None = None,
     ) -> None:
         self.doc_type = doc_type
         self.ts_us = ts_us
@@ -103,6 +113,9 @@ class RawRecord:
         self.origin_file = origin_file
         self.origin_line = origin_line
         self.reason = reason
+        self.namespace = namespace
+        self.ack_id = ack_id
+        self.socket_id = socket_id
 
     def header(self) -> dict:
         return {k: getattr(self, k) for k in self.__slots__ if k != "raw" and getattr(self, k) is not None}

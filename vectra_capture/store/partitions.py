@@ -148,3 +148,22 @@ def replace_partition_batches(
         if other != path:
             remove_file(other)
     return path, rows
+
+
+def add_missing_columns(paths: DataPaths, doc_type: str, schema: pa.Schema) -> int:
+    """Rewrite (atomically, in place) every file of `doc_type` that lacks some of `schema`'s fields,
+    adding them as nulls in the schema's order (a schema migration that adds nullable columns).
+    Columns a file has beyond the schema are kept after them. Returns the files rewritten."""
+    rewritten = 0
+    for path in sorted(paths.doc_type_dir(doc_type).glob("date=*/*.parquet")):
+        have = pq.read_schema(path)
+        if all(name in have.names for name in schema.names):
+            continue
+        table = pq.read_table(path)
+        columns = [table.column(f.name) if f.name in have.names else pa.nulls(table.num_rows, f.type) for f in schema]
+        extra = [name for name in have.names if name not in schema.names]
+        table = pa.Table.from_arrays([*columns, *(table.column(n) for n in extra)],
+                                     schema=pa.schema([*schema, *(have.field(n) for n in extra)]))
+        atomic_write_table(path, table)
+        rewritten += 1
+    return rewritten

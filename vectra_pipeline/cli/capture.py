@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+from vectra_capture.cdp.endpoint import CdpEndpointError
+from vectra_capture.cdp.redact import DEFAULT_SECRET_KEYS
+from vectra_capture.cdp.source import CdpOptions, CdpSource
 from vectra_capture.daemon import LIVE_HEADERS, LIVE_URL, CaptureConfig, CaptureFailed, run_daemon
 from vectra_capture.status import read_status
 from vectra_capture.store import LockHeld
@@ -20,25 +23,50 @@ from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, 
               help="How often the spool is rolled into a Parquet file.")
 @click.option("--transport", type=click.Choice(["websocket", "polling"]), multiple=True,
               help="Engine.IO transports (default: websocket).")
+@click.option("--cdp", "cdp_url", default=None, metavar="URL",
+              help="Record the player's own browser instead: its DevTools endpoint, e.g. http://127.0.0.1:9222 "
+                   "(see `vectra browser`).")
+@click.option("--cdp-match", default="socket.io", show_default=True,
+              help="With --cdp: record the sockets whose URL contains this.")
+@click.option("--allow-remote-cdp", is_flag=True, help="With --cdp: accept a DevTools endpoint that is not loopback.")
+@click.option("--keep-secrets", is_flag=True,
+              help="With --cdp: store sent frames as sent, credentials included (default: redacted).")
+@click.option("--redact-keys", default=",".join(DEFAULT_SECRET_KEYS), show_default=True,
+              help="With --cdp: keys (case-insensitive substrings) whose values are redacted in sent frames.")
+@click.option("--backoff-max", default=30.0, type=float, hidden=True,
+              help="Longest pause between reconnect attempts, seconds.")
 @data_dir_option
 def capture(url: str | None, source: str, watchdog: float, flush_interval: float, roll_seconds: float,
-            transport: tuple[str, ...], data_dir: str | None) -> None:
+            transport: tuple[str, ...], cdp_url: str | None, cdp_match: str, allow_remote_cdp: bool,
+            keep_secrets: bool, redact_keys: str, backoff_max: float, data_dir: str | None) -> None:
     """Run the capture daemon in the foreground until SIGINT/SIGTERM (which flush everything)."""
 
+    if cdp_url and url:
+        raise click.UsageError("--url and --cdp are two different feeds: give one")
     paths = resolve_paths(data_dir)
+    frame_source = None
+    if cdp_url:
+        try:
+            frame_source = CdpSource(CdpOptions(
+                cdp_url, match=cdp_match, allow_remote=allow_remote_cdp, keep_secrets=keep_secrets,
+                secret_keys=tuple(k.strip() for k in redact_keys.split(",") if k.strip()), backoff_max=backoff_max))
+        except CdpEndpointError as exc:
+            raise click.UsageError(str(exc)) from exc
     config = CaptureConfig(
-        url=url or LIVE_URL,
+        url=cdp_url or url or LIVE_URL,
         data_dir=paths,
-        source=source,
-        headers=LIVE_HEADERS if url is None else {},
+        source="cdp" if cdp_url else source,
+        headers=LIVE_HEADERS if url is None and not cdp_url else {},
         transports=list(transport) or ["websocket"],
         watchdog_seconds=watchdog,
         flush_interval=flush_interval,
         roll_seconds=roll_seconds,
+        backoff_max=backoff_max,
     )
-    click.echo(f"capturing {config.url} into {paths.root} (Ctrl-C to stop)", err=True)
+    what = f"the browser at {config.url} (sockets matching {cdp_match!r})" if cdp_url else config.url
+    click.echo(f"capturing {what} into {paths.root} (Ctrl-C to stop)", err=True)
     try:
-        final = run_daemon(config)
+        final = run_daemon(config, frame_source)
     except LockHeld as exc:
         raise click.ClickException(f"another capture daemon is writing into {paths.root} ({exc})") from exc
     except CaptureFailed as exc:
@@ -63,6 +91,13 @@ def status(data_dir: str | None, as_json: bool) -> None:
     if "session_id" not in st:
         return
     click.echo(f"feed:        {st['url']}  source={st['source']}  reconnects={st['reconnects']}")
+    if "browser" in st:
+        click.echo(f"browser:     {st['browser']}  {st.get('browser_version') or ''}  pages={st.get('pages')}  "
+                   f"redacted={st.get('redacted')}  ignored frames={st.get('ignored_frames')}")
+        for sock in st.get("sockets") or []:
+            click.echo(f"socket:      {sock['id']}  {sock['url']}  received={sock['received']}  sent={sock['sent']}")
+    frames = st.get("frames") or {}
+    click.echo(f"frames:      received={frames.get('received', st['received'])}  sent={frames.get('sent', 0)}")
     click.echo(f"events:      received={st['received']}  written={st['written']}  "
                f"quarantined={st['quarantined']}  system={st['system_events']}")
     click.echo(f"storage:     spool depth={st['spool_depth']}  in Parquet={st['in_parquet']}  "
@@ -70,7 +105,11 @@ def status(data_dir: str | None, as_json: bool) -> None:
     live = st.get("live") or {}
     click.echo(f"game:        {live.get('game_id')}  phase={live.get('phase')}  tick={live.get('tick')}  "
                f"price={live.get('price')}  players={live.get('connected_players')}")
-    if live.get("player"):
-        click.echo(f"player:      {live['player']}")
+    player = live.get("player") or {}
+    if player:
+        click.echo(f"LIVE:        {player.get('username') or player.get('id')}  cash={player.get('cash')}  "
+                   f"position={player.get('position_qty')} @ {player.get('avg_cost')}  pnl={player.get('pnl')} "
+                   f"({player.get('pnl_percent')}%)  at {player.get('updated_at')}"
+                   + ("  STALE (feed lost)" if player.get("stale") else ""))
     if st.get("stale"):
         click.echo(f"warning:     status is {st.get('status_age_seconds')}s old", err=True)

@@ -45,8 +45,11 @@ def _stop_all(children: list[tuple[str, subprocess.Popen]], grace: float = 20.0)
 
 
 @click.command()
-@click.option("--feed", "feed_mode", type=click.Choice(["local", "live"]), default="local", show_default=True,
-              help="local: replay the recordings on 127.0.0.1; live: the rugs.fun backend.")
+@click.option("--feed", "feed_mode", type=click.Choice(["local", "live", "cdp"]), default="local", show_default=True,
+              help="local: replay the recordings on 127.0.0.1; live: the rugs.fun backend; cdp: the player's own "
+                   "browser (start it with `vectra browser`).")
+@click.option("--cdp", "cdp_url", default="http://127.0.0.1:9222", show_default=True,
+              help="With --feed cdp: the browser's DevTools endpoint.")
 @click.option("--recordings", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Recordings the local feed replays (files or folders), in a loop.")
 @click.option("--speed", default=1.0, type=float, show_default=True, help="Local feed speed (1 = real time).")
@@ -56,9 +59,10 @@ def _stop_all(children: list[tuple[str, subprocess.Popen]], grace: float = 20.0)
               show_default=True)
 @click.option("--ui-port", default=3000, type=int, show_default=True, help="Dagster UI port on 127.0.0.1.")
 @data_dir_option
-def up(feed_mode: str, recordings: tuple[Path, ...], speed: float, dagster_home: Path, workspace: Path,
-       ui_port: int, data_dir: str | None) -> None:
-    """Start the feed (local replay or live), the capture daemon and the Dagster UI; Ctrl-C stops all."""
+def up(feed_mode: str, cdp_url: str, recordings: tuple[Path, ...], speed: float, dagster_home: Path,
+       workspace: Path, ui_port: int, data_dir: str | None) -> None:
+    """Start the feed (local replay, live, or the browser capture), the capture daemon and the Dagster UI;
+    Ctrl-C stops all (the browser of --feed cdp is the player's own and keeps running)."""
     if feed_mode == "local" and not recordings:
         raise click.UsageError("--feed local needs --recordings")
     paths = resolve_paths(data_dir)
@@ -80,6 +84,8 @@ def up(feed_mode: str, recordings: tuple[Path, ...], speed: float, dagster_home:
             children.append(_start("feed", [*vectra, "feed", "serve", "--port", str(port), "--speed", str(speed),
                                             "--loop", *map(str, recordings)], env))
             capture_args += ["--url", f"http://127.0.0.1:{port}"]
+        elif feed_mode == "cdp":
+            capture_args += ["--cdp", cdp_url]
         children.append(_start("capture", capture_args, env))
         children.append(_start("dagster", [sys.executable, "-m", "dagster", "dev", "-w", str(workspace),
                                            "-h", "127.0.0.1", "-p", str(ui_port)], env))

@@ -40,7 +40,7 @@ def repair_json(col: str = "raw_json") -> str:
 _EMPTY_RAW = ("(SELECT NULL::TIMESTAMPTZ ts, NULL::VARCHAR source, NULL::VARCHAR session_id, "
               "NULL::VARCHAR game_id, NULL::VARCHAR player_id, NULL::VARCHAR username, NULL::BIGINT seq, "
               "NULL::VARCHAR direction, NULL::VARCHAR raw_json, NULL::VARCHAR event_name, "
-              "NULL::VARCHAR filename WHERE false)")
+              "NULL::BIGINT ack_id, NULL::VARCHAR socket_id, NULL::VARCHAR filename WHERE false)")
 
 
 def raw_scan(paths: DataPaths, date: str, valid_only: bool = False) -> str:
@@ -50,7 +50,9 @@ def raw_scan(paths: DataPaths, date: str, valid_only: bool = False) -> str:
     fs = files(paths, "ws_event", date)
     if not fs:
         return _EMPTY_RAW
-    scan = f"read_parquet({sql_list(fs)}, union_by_name = true, filename = true)"
+    # unioned by name with the empty relation: files written before schema v3 lack ack_id / socket_id
+    scan = (f"(SELECT * FROM read_parquet({sql_list(fs)}, union_by_name = true, filename = true) "
+            f"UNION ALL BY NAME SELECT * FROM {_EMPTY_RAW})")
     if not valid_only:
         return scan
     return (f"(SELECT * FROM (SELECT * REPLACE ({repair_json()} AS raw_json) FROM {scan}) "

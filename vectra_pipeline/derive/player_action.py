@@ -1,6 +1,12 @@
 """player_action: trades (`standard/newTrade`, key: trade id), sidebets (`newSideBet`, `currentSidebet`,
-`currentSidebetResult`, key: id + type) and the client's own sent orders (`buyOrder`, `sellOrder`,
-`requestSidebet`, key: session_id:seq). Rows failing their pydantic model are counted, not typed."""
+`currentSidebetResult`, key: id + type) and the player's own sent requests (`buyOrder`, `sellOrder`,
+`requestSidebet`, direction `sent`, key: session_id:seq). Rows failing their pydantic model are counted,
+not typed.
+
+Own requests get an action_type (BUY; SELL for a sellOrder of 100 percent or more, PARTIAL_SELL below;
+SIDEBET) next to the wire name in event_name, and the server's ack answering them: the first `__ack__`
+after the request with the same ack id on the same socket (and session). An ack arriving after
+midnight UTC belongs to the next date and is not paired (ack columns null)."""
 
 from __future__ import annotations
 
@@ -28,7 +34,8 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:  # no
     names = ", ".join(f"'{e}'" for e in EVENTS)
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE pa_c AS
-    SELECT r.ts, r.source, r.session_id, r.seq, r.direction, r.event_name, r.raw_json, r.prev, r.v,
+    SELECT r.ts, r.source, r.session_id, r.seq, r.direction, r.event_name, r.raw_json, r.prev, r.v, r.ack_id,
+           r.socket_id,
            coalesce(v[2], r.game_id) AS game_id, coalesce(v[3], r.player_id) AS player_id,
            coalesce(v[4], r.username) AS username,
            CASE WHEN r.event_name IN {TRADES + ('',)} THEN 'trade'
@@ -36,7 +43,9 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:  # no
            CASE WHEN r.event_name IN {TRADES + ('',)} THEN v[1]
                 WHEN r.event_name IN {SIDEBETS} THEN coalesce(v[1], md5(r.raw_json)) || ':' || coalesce(v[5], '')
                 ELSE r.session_id || ':' || r.seq END AS action_id,
-           CASE WHEN r.event_name IN {ORDERS} THEN r.event_name ELSE v[5] END AS action_type,
+           CASE r.event_name WHEN 'buyOrder' THEN 'BUY' WHEN 'requestSidebet' THEN 'SIDEBET'
+                WHEN 'sellOrder' THEN CASE WHEN TRY_CAST(v[19] AS {DEC_SQL}) >= 100 THEN 'SELL' ELSE 'PARTIAL_SELL' END
+                ELSE v[5] END AS action_type, {dec('v[19]', DEC_SQL)} AS percentage,
            TRY_CAST(v[6] AS BIGINT) AS tick, {dec('v[7]', DEC_SQL)} AS price,
            {dec('coalesce(v[8], v[18])', DEC_SQL)} AS amount, {dec('v[9]', DEC_SQL)} AS qty, v[10] AS coin,
            {dec('v[11]', DEC_SQL)} AS leverage, {dec('v[12]', DEC_SQL)} AS bonus_portion,
@@ -50,7 +59,8 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:  # no
         "price": ("v[7]", ["price"]), "amount": ("coalesce(v[8], v[18])", ["amount", "betAmount"]),
         "qty": ("v[9]", ["qty"]), "leverage": ("v[11]", ["leverage"]), "bonus_portion": ("v[12]", ["bonusPortion"]),
         "real_portion": ("v[13]", ["realPortion"]), "x_payout": ("v[14]", ["xPayout"]),
-        "payout": ("v[15]", ["payout"]), "profit": ("v[16]", ["profit"])})
+        "payout": ("v[15]", ["payout"]), "profit": ("v[16]", ["profit"]),
+        "percentage": ("v[19]", ["percentage"])})
     failures += inexact
     (rows_in,) = con.execute(
         f"SELECT count(*) FROM stage WHERE event_name IN ({names}) "
@@ -60,6 +70,16 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:  # no
     QUALIFY row_number() OVER (PARTITION BY action_kind, action_id ORDER BY ts, session_id, seq) = 1
     """)
     con.execute("DELETE FROM pa_w WHERE prev")  # keys first seen in the previous date's tail stay there
+    # the first ack after each own request with its ack id, on the same socket of the same session
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE pa_ack AS
+    SELECT o.session_id, o.seq, arg_min(struct_pack(ts := a.ts, raw_json := a.raw_json), a.seq) AS ack
+    FROM pa_w o JOIN (SELECT * FROM {small} WHERE event_name = '__ack__' AND direction = 'received') a
+      ON a.session_id = o.session_id AND a.ack_id = o.ack_id AND a.seq > o.seq
+     AND a.socket_id IS NOT DISTINCT FROM o.socket_id
+    WHERE o.action_kind = 'order' AND o.ack_id IS NOT NULL
+    GROUP BY o.session_id, o.seq
+    """)
     (rows_out,) = con.execute("SELECT count(*) FROM pa_w").fetchall()[0]
     stats = {"rows_in": rows_in, "model_failures": failures, "rows_out": rows_out,
              "duplicates_dropped": rows_in - failures - rows_out, "decimal_failures": inexact}
@@ -68,8 +88,10 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:  # no
     final = f"""
     SELECT {envelope('player_action', 'w')}, w.raw_json, w.event_name, w.action_kind, w.action_id, w.action_type,
            w.tick, w.price, w.amount, w.qty, w.coin, w.leverage, w.bonus_portion, w.real_portion, w.x_payout,
-           w.payout, w.profit, w.level
-    FROM pa_w w
+           w.payout, w.profit, w.level, w.percentage, w.ack_id, w.socket_id, a.ack.ts AS ack_ts,
+           a.ack.raw_json AS ack_json,
+           TRY_CAST(json_extract(a.ack.raw_json, '$[0].success') AS BOOLEAN) AS ack_success
+    FROM pa_w w LEFT JOIN pa_ack a ON a.session_id = w.session_id AND a.seq = w.seq
     ORDER BY w.ts, w.session_id, w.seq
     """
     return stats, final

@@ -13,18 +13,39 @@ from dataclasses import dataclass, field
 
 import pyarrow.parquet as pq
 
-from vectra_capture.store import read_manifest, write_manifest
-from vectra_capture.store.envelope import RAW_SCHEMAS
+from vectra_capture.store import add_missing_columns, read_manifest, write_manifest
+from vectra_capture.store.envelope import RAW_SCHEMAS, WS_EVENT_SCHEMA
 from vectra_capture.store.layout import DataPaths
+from vectra_pipeline.derive.run import derive_table
 from vectra_pipeline.derive.schemas import TYPED_SCHEMAS
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "schema_version"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
+
+
+def _ws_event_columns(paths: DataPaths) -> None:
+    """v1 -> v2: ws_event gains `namespace` and `ack_id` (null in older files).
+    Stand-in on the cdp branch for the wire decoder's own v2 step: the lead keeps the wire one."""
+    n = add_missing_columns(paths, "ws_event", WS_EVENT_SCHEMA)
+    log.info("schema v2: %d ws_event files given the new columns", n)
+
+
+def _socket_id_and_own_orders(paths: DataPaths) -> None:
+    """v2 -> v3: ws_event gains `socket_id` (the browser socket's CDP request id; null in older files);
+    player_action gains the player's own orders as action types (BUY, SELL, PARTIAL_SELL, SIDEBET),
+    `percentage`, and the ack answering each order, so every player_action date is derived again."""
+    n = add_missing_columns(paths, "ws_event", WS_EVENT_SCHEMA)
+    dates = sorted(p.name.split("=", 1)[1] for p in paths.doc_type_dir("player_action").glob("date=*") if p.is_dir())
+    for date in dates:
+        derive_table(paths, "player_action", date)
+    log.info("schema v3: %d ws_event files given socket_id; player_action re-derived for %d dates", n, len(dates))
+
+
 # from-version -> function migrating the data root to from-version + 1 (rewrites Parquet if needed).
 # Every step must be registered, a no-op one explicitly: a version bump without its step is an error.
-MIGRATIONS: dict[int, Callable[[DataPaths], None]] = {}
+MIGRATIONS: dict[int, Callable[[DataPaths], None]] = {1: _ws_event_columns, 2: _socket_id_and_own_orders}
 
 
 @dataclass

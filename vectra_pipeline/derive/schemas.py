@@ -33,7 +33,7 @@ GAME_TICK = _schema(
 PLAYER_ACTION = _schema(
     pa.field("action_kind", pa.string(), nullable=False),  # trade | sidebet | order
     pa.field("action_id", pa.string(), nullable=False),
-    pa.field("action_type", pa.string()),  # buy/sell/short_open/short_close, placed/payout, buyOrder/...
+    pa.field("action_type", pa.string()),  # buy/sell/short_open/short_close, placed/payout, BUY/SELL/PARTIAL_SELL/SIDEBET
     pa.field("tick", pa.int64()),
     pa.field("price", DEC),
     pa.field("amount", DEC),
@@ -46,6 +46,13 @@ PLAYER_ACTION = _schema(
     pa.field("payout", DEC),
     pa.field("profit", DEC),
     pa.field("level", pa.int64()),
+    # the player's own requests (action_kind 'order', direction 'sent') [schema v3]
+    pa.field("percentage", DEC),  # sellOrder
+    pa.field("ack_id", pa.int64()),
+    pa.field("socket_id", pa.string()),
+    pa.field("ack_ts", pa.timestamp("us", tz="UTC")),  # the server's ack: when, what, success flag
+    pa.field("ack_json", pa.string()),
+    pa.field("ack_success", pa.bool_()),
 )
 
 SERVER_STATE = _schema(

@@ -19,17 +19,18 @@ GSU_FIELDS = [".gameId", ".tickCount", ".price", ".active", ".rugged", ".cooldow
 LEGACY_TICK_FIELDS = [".game_id", ".tick", ".price", ".active", ".rugged", ".cooldown_timer", ".phase", ".trade_count"]
 ACTION_FIELDS = [".id", ".gameId", ".playerId", ".username", ".type", ".tickIndex", ".price", ".amount", ".qty",
                  ".coin", ".leverage", ".bonusPortion", ".realPortion", ".xPayout", ".payout", ".profit", ".level",
-                 ".betAmount"]
+                 ".betAmount", ".percentage"]
 PLAYER_FIELDS = [".id", ".cash", ".positionQty", ".avgCost", ".totalInvested", ".cumulativePnL", ".pnlPercent",
                  ".sidebetPnl", ".levelInfo.level"]
 ENTRY_FIELDS = ["id", "username", "positionQty", "avgCost", "totalInvested", "pnl", "pnlPercent", "sidebetPnl",
                 "hasActiveTrades", "position", "level"]
 ACTION_EVENTS = ("standard/newTrade", "newSideBet", "currentSidebet", "currentSidebetResult",
                  "buyOrder", "sellOrder", "requestSidebet")
-SMALL_EVENTS = (*ACTION_EVENTS, "playerUpdate", "gameStatePlayerUpdate")
+# acks (`__ack__`) pair the player's own requests with their outcome (ack_id + socket_id)
+SMALL_EVENTS = (*ACTION_EVENTS, "playerUpdate", "gameStatePlayerUpdate", "__ack__")
 # The low-volume rows with their raw_json; explicit columns so the leaderboard column is never read.
-SMALL_ROWS = ("(SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, v, prev, "
-              "small_raw AS raw_json FROM stage WHERE small_raw IS NOT NULL)")
+SMALL_ROWS = ("(SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, ack_id, "
+              "socket_id, v, prev, small_raw AS raw_json FROM stage WHERE small_raw IS NOT NULL)")
 _LB_STRUCT = "[{" + ", ".join(f'"{k}": "VARCHAR"' for k in ENTRY_FIELDS) + "}]"
 
 
@@ -56,12 +57,14 @@ def build_stage(con: duckdb.DuckDBPyConnection, raw: str) -> int:
     gsu = ", ".join(f"j[{i}] ->> '$'" for i in range(1, 11))
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE stage AS
-    SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, filename, prev,
+    SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, ack_id, socket_id,
+           filename, prev,
            CASE WHEN event_name = 'gameStateUpdate' THEN [{gsu}] ELSE v END AS v,
            CASE WHEN event_name = 'gameStateUpdate' THEN json_transform(j[11], '{_LB_STRUCT}') END AS lb,
            small_raw
     FROM (
-      SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, filename, prev,
+      SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, ack_id, socket_id,
+             filename, prev,
              CASE WHEN event_name = 'gameStateUpdate'
                   THEN json_extract(raw_json, {paths_sql(PAYLOAD_PATH, GSU_FIELDS)}) END AS j,
              CASE WHEN event_name = 'legacy.tick'
