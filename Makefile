@@ -24,7 +24,11 @@ run: install
 lint: install
 	$(VENV)/bin/ruff check .
 
+# The browser-capture tests run a real headless Chromium: installed here when missing and we are root.
 test: install lint
+	@command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium \
+		|| echo "make test: could not install chromium; the browser tests will be skipped"; \
+		else echo "make test: chromium is missing; install it with 'sudo apt-get install -y chromium' (the browser tests are skipped until then)"; fi; }
 	$(VENV)/bin/dg check defs
 	$(VENV)/bin/dagster definitions validate -w workspace.yaml
 	$(PY) -m pytest -q
@@ -35,6 +39,7 @@ bench: install
 	$(PY) bench/legacy.py
 	$(PY) bench/derive.py --scale 0.1
 	$(PY) bench/index.py --no-ivf
+	$(PY) bench/cdp.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
