@@ -63,8 +63,8 @@ def test_two_tabs_a_reload_and_closed_tabs(procs, tmp_path: Path) -> None:
     browser = Chromium(tmp_path).start()
     try:
         port = free_port()
-        procs(["feed", "serve", "--port", str(port), "--speed", "4", "--loop", str(tmp_path / "rec"), str(RAW_SAMPLES)],
-              "feed")
+        procs(["feed", "serve", "--port", str(port), "--speed", "4", "--loop", "--ping-interval", "1",
+               str(tmp_path / "rec"), str(RAW_SAMPLES)], "feed")
         wait_port(port)
         capture = procs(["capture", "--cdp", browser.cdp_url, "--data-dir", str(data)], "capture")
         assert wait_for(lambda: status(data).get("browser") == "attached", 60), capture.stderr()
@@ -80,6 +80,10 @@ def test_two_tabs_a_reload_and_closed_tabs(procs, tmp_path: Path) -> None:
         assert {k: player[k] for k in ("cash", "position_qty", "avg_cost", "pnl", "pnl_percent", "stale")} == {
             "cash": "0.5", "position_qty": str(BIG_QTY), "avg_cost": "1.25", "pnl": "-0.25", "pnl_percent": "33.5",
             "stale": False}
+
+        # the page answers the feed's Engine.IO pings (else the feed drops it); counted, never stored as events
+        assert wait_for(lambda: status(data)["control_packets"].get("pong", 0) >= 4, 30)
+        assert status(data)["control_packets"]["ping"] >= 4 and len(_sockets(data)) == 2
 
         browser.reload_tab(tab_a)  # mid-stream: the old socket closes, the reloaded page opens a new one
         assert wait_for(lambda: any(s["target"] == tab_a and sid != first[tab_a] and s["received"] > 20
@@ -99,6 +103,7 @@ def test_two_tabs_a_reload_and_closed_tabs(procs, tmp_path: Path) -> None:
         assert_contiguous(socket_frames(paths, sid), loop)
         pings = rows(paths, "ws_event", "ack_id", f"socket_id = '{sid}' AND event_name = 'ping' AND direction = 'sent'")
         assert len(pings) >= 2  # right after connecting, then every second
+    assert rows(paths, "ws_event", "event_name", "event_name IN ('2', '3', 'ping') AND direction = 'received'") == []
     events = rows(paths, "system_event", "event_name, raw_json")
     created = [json.loads(raw)["socket_id"] for name, raw in events if name == "socket_created"]
     closed = [json.loads(raw)["socket_id"] for name, raw in events if name == "socket_closed"]

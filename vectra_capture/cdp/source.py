@@ -160,7 +160,7 @@ class CdpSource:
                 pages = await self._attach_all(conn)
             except CdpError as exc:
                 return f"attaching failed: {exc}"
-            self.attached_since = time.time()
+            self.attached_since = self.daemon.connected_since = time.time()
             self._update_state()
             self.daemon.system_event("browser_attached", cdp_url=redact_url(self.url), browser=self.browser_version,
                                      pages=pages)
@@ -201,6 +201,7 @@ class CdpSource:
         if self.daemon is not None:
             self.daemon.live.mark_stale()
             self.daemon.state = "waiting"
+            self.daemon.connected_since = None
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

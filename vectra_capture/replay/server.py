@@ -46,6 +46,7 @@ class ReplayOptions:
     loop: bool = False
     max_gap: float = 5.0
     drain_timeout: float = 30.0
+    ping_interval: float = 25.0  # Engine.IO ping interval, seconds (python-socketio's default, as the real server)
 
 
 @dataclass
@@ -69,7 +70,8 @@ class ReplayServer:
         self.events = events
         self.options = options
         self.summary = ReplaySummary()
-        self.sio = socketio.AsyncServer(async_mode="aiohttp", logger=False, engineio_logger=False)
+        self.sio = socketio.AsyncServer(async_mode="aiohttp", logger=False, engineio_logger=False,
+                                        ping_interval=options.ping_interval)
         self._first_client = asyncio.Event()
         self._stop = asyncio.Event()
         self.port: int | None = None

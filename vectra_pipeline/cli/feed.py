@@ -26,9 +26,11 @@ def feed() -> None:
 @click.option("--repeat", default=1, type=int, show_default=True, help="How many times to play the recordings.")
 @click.option("--loop", is_flag=True, help="Play forever (until Ctrl-C).")
 @click.option("--max-gap", default=5.0, type=float, show_default=True, help="Cap on a recorded pause, seconds.")
+@click.option("--ping-interval", default=25.0, type=float, show_default=True,
+              help="Engine.IO ping interval, seconds (clients must answer each ping).")
 @json_option
 def serve(paths: tuple[Path, ...], host: str, port: int, speed: float, repeat: int, loop: bool,
-          max_gap: float, as_json: bool) -> None:
+          max_gap: float, ping_interval: float, as_json: bool) -> None:
     """Replay raw samples, raw captures, legacy JSONL or ws_event Parquet files (or folders)."""
 
     if speed < 0 or repeat < 1:
@@ -41,7 +43,8 @@ def serve(paths: tuple[Path, ...], host: str, port: int, speed: float, repeat: i
         raise click.ClickException("no events in the given recordings")
     if recording.skipped:
         click.echo(f"skipped while loading: {dict(recording.skipped)}", err=True)
-    options = ReplayOptions(host=host, port=port, speed=speed, repeat=repeat, loop=loop, max_gap=max_gap)
+    options = ReplayOptions(host=host, port=port, speed=speed, repeat=repeat, loop=loop, max_gap=max_gap,
+                            ping_interval=ping_interval)
     summary = asyncio.run(serve_events(recording.events, options))
     if as_json:
         emit_json({**summary.to_dict(), "skipped": dict(recording.skipped)})
