@@ -226,31 +226,32 @@ class CdpSource:
         target_id = info.get("targetId", "")
         if info.get("type") not in CAPTURED_TARGET_TYPES or target_id in self._target_ids:
             # not a page, or a second session on a page we hold already: let it run and let go of it
-            self._spawn(self._release(sid, params.get("waitingForDebugger", False)))
+            self._spawn(self._release(self.conn, sid, params.get("waitingForDebugger", False)))
             return
         self._target_ids.add(target_id)
         self.targets[sid] = Target(target_id, sid, info.get("url", ""))
-        self._spawn(self._enable(sid, params.get("waitingForDebugger", False)))
+        self._spawn(self._enable(self.conn, sid, params.get("waitingForDebugger", False)))
         self._event("target_attached", target_id=target_id, url=redact_url(info.get("url", "")))
 
-    async def _enable(self, sid: str, waiting: bool) -> None:
-        assert self.conn is not None
+    async def _enable(self, conn: CdpConnection | None, sid: str, waiting: bool) -> None:
+        if conn is None:
+            return
         try:
-            await self.conn.send("Network.enable", {}, sid, timeout=self.options.command_timeout)
+            await conn.send("Network.enable", {}, sid, timeout=self.options.command_timeout)
         except CdpError as exc:
             self.last_error = f"Network.enable: {exc}"
         finally:  # a target waiting for us must never be left paused
             if waiting:
                 with contextlib.suppress(CdpError):
-                    await self.conn.send("Runtime.runIfWaitingForDebugger", {}, sid,
-                                         timeout=self.options.command_timeout)
+                    await conn.send("Runtime.runIfWaitingForDebugger", {}, sid, timeout=self.options.command_timeout)
 
-    async def _release(self, sid: str, waiting: bool) -> None:
-        assert self.conn is not None
+    async def _release(self, conn: CdpConnection | None, sid: str, waiting: bool) -> None:
+        if conn is None:
+            return
         with contextlib.suppress(CdpError):
             if waiting:
-                await self.conn.send("Runtime.runIfWaitingForDebugger", {}, sid, timeout=self.options.command_timeout)
-            await self.conn.send("Target.detachFromTarget", {"sessionId": sid}, timeout=self.options.command_timeout)
+                await conn.send("Runtime.runIfWaitingForDebugger", {}, sid, timeout=self.options.command_timeout)
+            await conn.send("Target.detachFromTarget", {"sessionId": sid}, timeout=self.options.command_timeout)
 
     def _detached(self, params: dict[str, Any], _session: str | None) -> None:
         target = self.targets.pop(params.get("sessionId", ""), None)
