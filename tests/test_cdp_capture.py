@@ -149,7 +149,9 @@ def test_socket_and_browser_lifecycle_are_system_events(cdp_run: CdpRun) -> None
     (socket_id,) = {r[0] for r in rows(cdp_run.data, "ws_event", "socket_id")}
     assert created["socket_id"] == closed["socket_id"] == socket_id
     assert created["url"].startswith("ws://127.0.0.1:") and "/socket.io/" in created["url"]
-    assert closed["reason"] == "closed" and closed["sent"] == 4 + 1  # 4 requests + the Socket.IO connect
+    # every websocket frame the page sent: 4 requests, the Socket.IO connect, a pong per Engine.IO ping
+    pongs = cdp_run.status["control_packets"].get("pong", 0)
+    assert closed["reason"] == "closed" and closed["sent"] == 4 + 1 + pongs
     assert {e[2] for e in events} == {"cdp"}
 
 
