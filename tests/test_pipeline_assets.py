@@ -168,7 +168,7 @@ def test_duplicated_capture_is_deduplicated(request: pytest.FixtureRequest, tmp_
     from pipeline_helpers import fixture_events, fixture_records, land
 
     paths = raw_paths(request, tmp_path, captured=False)
-    # two more clients on the same feed (PROTOCOL.md: one capture held every event 3 times)
+    # two more clients on the same feed (docs/protocol.md: one capture held every event 3 times)
     land(paths, fixture_records("client-2", fixture_events()), "client-2")
     land(paths, fixture_records("client-3", fixture_events()), "client-3")
     results = materialize_all(paths)

@@ -18,7 +18,7 @@ from socketio import packet
 FrameSink = Callable[[Any, str], bool]
 
 # The long-polling fallback rejects a poll response holding more than 16 packets, silently
-# dropping bursts (DESIGN.md); raise the limit for whenever websocket is unavailable.
+# dropping bursts (seen here with a local server); raise the limit for whenever websocket is unavailable.
 engineio.payload.Payload.max_decode_packets = 4096
 
 

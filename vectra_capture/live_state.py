@@ -13,7 +13,7 @@ PLAYER_FIELDS = ("cash", "positionQty", "avgCost", "cumulativePnL", "pnlPercent"
 
 
 def phase_of(state: dict[str, Any]) -> str:
-    """PROTOCOL.md phase rule: rugged first, then active, then pre-round buys / cooldown."""
+    """docs/protocol.md phase rule: rugged first, then active, then pre-round buys / cooldown."""
     if state.get("rugged"):
         return "rugged"
     if state.get("active"):

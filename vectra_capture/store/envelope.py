@@ -1,4 +1,4 @@
-"""The envelope every Parquet row carries (DESIGN.md), as Arrow schemas."""
+"""The envelope every Parquet row carries, as Arrow schemas, and RawRecord, its in-process form."""
 
 from __future__ import annotations
 
