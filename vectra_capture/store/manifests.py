@@ -8,6 +8,7 @@ from typing import Any
 
 from vectra_capture.store.atomic import atomic_write_json, remove_file
 from vectra_capture.store.layout import DataPaths
+from vectra_capture.store.root_context import refresh_root_context
 
 
 def manifest_path(paths: DataPaths, name: str) -> Path:
@@ -28,6 +29,7 @@ def read_manifest(paths: DataPaths, name: str) -> dict[str, Any] | None:
 def write_manifest(paths: DataPaths, name: str, data: dict[str, Any]) -> Path:
     path = manifest_path(paths, name)
     atomic_write_json(path, data)
+    refresh_root_context(paths)  # the root's CONTEXT.md states the schema version and doc_types
     return path
 
 

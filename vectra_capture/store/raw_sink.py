@@ -19,6 +19,7 @@ from vectra_capture.store.atomic import remove_empty_dirs, remove_file, sweep_pa
 from vectra_capture.store.envelope import QUARANTINE, RawRecord
 from vectra_capture.store.layout import DataPaths
 from vectra_capture.store.partitions import write_records
+from vectra_capture.store.root_context import refresh_root_context
 from vectra_capture.store.spool import SpoolSegment, list_segments, read_segment, segment_path
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ class RawSink:
     ) -> None:
         self.paths = paths
         self.session_id = session_id
+        refresh_root_context(paths)  # first use of a root: it explains itself from now on
         self.roll_seconds = roll_seconds
         self.roll_bytes = roll_bytes
         self._number = 0

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from vectra_capture.store import read_manifest, write_manifest
 from vectra_capture.store.envelope import RAW_SCHEMAS
 from vectra_capture.store.layout import DataPaths
-from vectra_pipeline.derive.schemas import TYPED_SCHEMAS
+from vectra_pipeline.derive.schemas import KEYS, TYPED_SCHEMAS
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,8 @@ def type_name(t) -> str:
 def expected_manifest() -> dict:
     schemas = {**RAW_SCHEMAS, **TYPED_SCHEMAS}
     return {"version": SCHEMA_VERSION,
-            "doc_types": {name: {f.name: type_name(f.type) for f in s} for name, s in sorted(schemas.items())}}
+            "doc_types": {name: {f.name: type_name(f.type) for f in s} for name, s in sorted(schemas.items())},
+            "keys": {name: list(key) for name, key in sorted(KEYS.items())}}
 
 
 def ensure_manifest(paths: DataPaths) -> bool:
