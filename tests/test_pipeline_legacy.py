@@ -4,6 +4,7 @@ placeholder cooldown records are not tick 0 of play, duplicate (game, tick) reco
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -73,8 +74,6 @@ def test_range_backfill_is_one_run(tmp_path: Path) -> None:
 
 
 def _all_dates(start: str, end: str) -> list[str]:
-    from datetime import date, timedelta
-
     d, out = date.fromisoformat(start), []
     while d.isoformat() <= end:
         out.append(d.isoformat())

@@ -22,6 +22,7 @@ from vectra_capture.store.manifests import (
 )
 from vectra_capture.store.notes import DEBUG_NOTE, DEBUG_NOTE_SCHEMA, write_debug_note
 from vectra_capture.store.partitions import (
+    US_PER_DAY,
     delete_partition,
     replace_file_set,
     replace_partition,
@@ -60,6 +61,7 @@ __all__ = [
     "replace_partition",
     "replace_partition_batches",
     "replace_quarantine_file_set",
+    "US_PER_DAY",
     "utc_date",
     "write_manifest",
     "write_partition_file",

@@ -15,12 +15,12 @@ from vectra_capture.store.atomic import atomic_write_table, atomic_writer, remov
 from vectra_capture.store.envelope import QUARANTINE, QUARANTINE_SCHEMA, RAW_SCHEMAS, RawRecord
 from vectra_capture.store.layout import DataPaths
 
-_US_PER_DAY = 86_400_000_000
+US_PER_DAY = 86_400_000_000  # microseconds in a UTC day: a ts_us's day number is ts_us // US_PER_DAY
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def utc_date(ts_us: int) -> str:
-    return datetime.fromtimestamp((ts_us // _US_PER_DAY) * 86_400, tz=UTC).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp((ts_us // US_PER_DAY) * 86_400, tz=UTC).strftime("%Y-%m-%d")
 
 
 def clean_text(value: str | None) -> str | None:
@@ -37,6 +37,16 @@ def text_array(values: list[str | None]) -> pa.Array:
         return pa.array(values, type=pa.string())
     except (UnicodeEncodeError, pa.ArrowInvalid):
         return pa.array([clean_text(v) for v in values], type=pa.string())
+
+
+def json_text_array(values: list[str]) -> pa.Array:
+    """A column of JSON texts (raw_json). A lone surrogate can only sit inside a JSON string value, so
+    it is written back as its `\\uXXXX` escape: the text stays valid JSON that decodes to the same
+    value (only when needed: it is rare)."""
+    try:
+        return pa.array(values, type=pa.string())
+    except (UnicodeEncodeError, pa.ArrowInvalid):
+        return pa.array([_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", v) for v in values], type=pa.string())
 
 
 def _column(values: list, field: pa.Field) -> pa.Array:

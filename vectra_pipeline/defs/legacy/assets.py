@@ -4,7 +4,8 @@ Parquet (source=replay). Typed daily assets declare it as a dependency, so linea
 
 import dagster as dg
 
-from vectra_capture.legacy.importer import import_legacy, per_file_markdown
+from vectra_capture.legacy.importer import import_legacy
+from vectra_capture.legacy.summary import per_file_markdown
 from vectra_pipeline.defs.legacy.resources import LegacyImportResource
 
 
@@ -45,6 +46,7 @@ def legacy_recordings(context: dg.AssetExecutionContext, legacy_import: LegacyIm
             "salvaged_lines": summary["salvaged"],
             "salvaged_records": summary["salvaged_records"],
             "quarantined_lines": summary["quarantined"],
+            "oversized_lines": summary["oversized"],
             "unrecovered_fragments": summary["fragments"],
             "blank_lines": summary["blank"],
             "games": summary["games"],
