@@ -13,7 +13,9 @@ from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.cli import main
 from vectra_pipeline.defs.vectors.assets import vector_assets, vector_checks, vectors_schedule
 from vectra_pipeline.defs.vectors.resources import VectorIndexResource
-from vectra_pipeline.index import build as vi
+from vectra_pipeline.index.checkpoint import CHECKPOINT
+from vectra_pipeline.index.docs.repo import repo_root
+from vectra_pipeline.index.tables import TABLES
 
 
 def test_asset_metadata_and_model_check(tmp_path) -> None:
@@ -24,7 +26,7 @@ def test_asset_metadata_and_model_check(tmp_path) -> None:
     result = dg.materialize([*notes, *checks], resources=resources)
     assert result.success
     meta = result.get_asset_materialization_events()[0].materialization.metadata
-    assert meta["documents_embedded"].value == len(list((vi.vd.repo_root() / "docs" / "decisions").glob("*.md")))
+    assert meta["documents_embedded"].value == len(list((repo_root() / "docs" / "decisions").glob("*.md")))
     assert {"documents_skipped", "seconds", "docs_per_s"} <= set(meta)
     [check] = result.get_asset_check_evaluations()
     assert check.passed
@@ -32,15 +34,15 @@ def test_asset_metadata_and_model_check(tmp_path) -> None:
     again = dg.materialize([*notes], resources=resources)
     assert again.get_asset_materialization_events()[0].materialization.metadata["documents_embedded"].value == 0
     # another model recorded in the manifest: the check fails and says what to do
-    manifest = read_manifest(paths, vi.CHECKPOINT)
-    write_manifest(paths, vi.CHECKPOINT, {**manifest, "model": "other-model", "dim": 768})
+    manifest = read_manifest(paths, CHECKPOINT)
+    write_manifest(paths, CHECKPOINT, {**manifest, "model": "other-model", "dim": 768})
     failed = dg.materialize([*notes], resources=resources, raise_on_error=False)
     assert not failed.success  # the incremental build refuses to mix models
     evaluation = checks[0](vector_index=resources["vector_index"])
     assert not evaluation.passed and "rebuild with --full" in evaluation.description
     assert vectors_schedule.cron_schedule == "*/15 * * * *"
     assert {a.key.to_user_string(): a.op.pool for a in vector_assets} == {
-        f"vectors_{t}": f"vectors_{t}" for t in vi.TABLES}
+        f"vectors_{t}": f"vectors_{t}" for t in TABLES}
 
 
 def test_protocol_show_and_verify(tmp_path) -> None:

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MODEL_ENV = "VECTRA_EMBED_MODEL"
-BATCH_SIZE = 48  # 16-64 is the sweet spot on 2 CPU cores (DESIGN.md); 256 is slower
+BATCH_SIZE = 48  # measured: 16-64 is the sweet spot on 2 CPU cores; 256 is slower
 
 
 class Embedder(Protocol):

@@ -7,9 +7,11 @@ write the same table at once; the store's file lock covers CLI builds running be
 import dagster as dg
 
 from vectra_pipeline.defs.vectors.resources import VectorIndexResource
-from vectra_pipeline.index.build import IndexError_, build_table, model_check
+from vectra_pipeline.index.build import build_table
+from vectra_pipeline.index.errors import VectorIndexError
+from vectra_pipeline.index.model_check import model_check
+from vectra_pipeline.index.tables import TABLES
 
-TABLES = ("events", "code_context", "debug_notes")
 UPSTREAM: dict[str, list[dg.AssetKey]] = {
     "events": [dg.AssetKey("ws_event"), dg.AssetKey("system_event"), dg.AssetKey("games"),
                dg.AssetKey("complete_game")],
@@ -41,7 +43,7 @@ def _vector_asset(table: str) -> dg.AssetsDefinition:
                vector_index: VectorIndexResource) -> dg.MaterializeResult:
         try:
             r = build_table(vector_index.data_paths(), table, full=config.full, embedder=vector_index.embedder)
-        except IndexError_ as exc:
+        except VectorIndexError as exc:
             raise dg.Failure(description=str(exc)) from exc
         context.log.info("%s", r.message)
         return dg.MaterializeResult(metadata={
