@@ -39,7 +39,7 @@ from vectra_pipeline.index.checkpoint import CHECKPOINT
 from vectra_pipeline.index.docs.common import source_key
 from vectra_pipeline.index.docs.protocol import protocol_docs
 from vectra_pipeline.index.embedder import SentenceTransformerEmbedder, get_embedder, minilm_path
-from vectra_pipeline.index.errors import ModelMismatch
+from vectra_pipeline.index.errors import InvalidFilter, ModelMismatch
 from vectra_pipeline.index.locks import table_lock_path
 from vectra_pipeline.index.model_check import model_check
 from vectra_pipeline.index.search import search
@@ -209,6 +209,21 @@ def test_filters_are_honoured(data: DataPaths) -> None:
     rows = cli("index", "query", "game", "--where", f"game_id = '{gid}'", "--json", "--data-dir", str(data.root))
     assert rows and all(r["game_id"] == gid for r in rows)
     assert {"score", "kind", "text", "event_name", "game_id", "player_id", "date", "source_file"} <= set(rows[0])
+
+
+def test_malformed_where_is_one_line_and_exit_code_2(data: DataPaths) -> None:
+    for where, problem in (("kind = = 'trade'", "Expected: an expression"), ("nosuch = 'x'", "nosuch"),
+                           ("kind = 'trade", "Unterminated string")):
+        result = CliRunner().invoke(main, ["index", "query", "a trade", "--where", where,
+                                           "--data-dir", str(data.root)])
+        assert result.exit_code == 2, result.output
+        assert isinstance(result.exception, SystemExit)  # click's own exit, not an escaped exception
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in result.output, result.output
+        assert lines[0].startswith("Error: --where: invalid filter") and problem in lines[0], lines[0]
+        assert "e.g. kind = 'trade'" in lines[0]  # what to write instead
+    with pytest.raises(InvalidFilter):  # agents calling search() get the same typed error
+        search("a trade", where="kind = = 'trade'", paths=data)
 
 
 def test_incremental_with_nothing_new_embeds_nothing(data: DataPaths) -> None:

@@ -9,9 +9,9 @@ from tqdm import tqdm
 
 from vectra_capture.store import LockHeld
 from vectra_capture.store.notes import write_debug_note
-from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, resolve_paths
+from vectra_pipeline.cli.common import BadInput, data_dir_option, emit_json, json_option, resolve_paths
 from vectra_pipeline.index.build import build, build_table
-from vectra_pipeline.index.errors import VectorIndexError
+from vectra_pipeline.index.errors import InvalidFilter, VectorIndexError
 from vectra_pipeline.index.search import search
 from vectra_pipeline.index.stats import stats
 from vectra_pipeline.index.tables import TABLES
@@ -73,6 +73,8 @@ def query(text: str, table: str, where: str | None, limit: int, data_dir: str | 
     paths = resolve_paths(data_dir)
     try:
         results = search(text, table=table, where=where, limit=limit, paths=paths)
+    except InvalidFilter as exc:
+        raise BadInput(f"--where: {exc}") from exc
     except VectorIndexError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
