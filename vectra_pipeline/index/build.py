@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from vectra_capture.store.fingerprints import changed_files
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.duck import sql_values
-from vectra_pipeline.index.checkpoint import file_states, read_checkpoint, save_table_entry, table_entry
+from vectra_pipeline.index.checkpoint import read_checkpoint, save_table_entry, table_entry
 from vectra_pipeline.index.docs.common import Doc
 from vectra_pipeline.index.embedder import Embedder, get_embedder
 from vectra_pipeline.index.errors import ModelMismatch
@@ -106,7 +107,7 @@ def _build_locked(paths: DataPaths, table: str, full: bool, embedder: Embedder,
     exists = table_exists(paths, table)
     if not full and not exists:
         full, previous = True, {}  # a missing table is simply built
-    states, changed = file_states(files, previous)
+    states, changed = changed_files(files, previous)  # stat first, sha1 only when the stat moved
     removed = sorted(set(previous) - set(files))
     result = TableResult(table=table, mode="full" if full else "incremental", files_changed=len(changed),
                          files_removed=len(removed))

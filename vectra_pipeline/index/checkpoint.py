@@ -1,6 +1,7 @@
 """The checkpoint manifest (manifests/vector_index_checkpoint.json): per table, the state of every
-source file (size, mtime_ns, sha1), the row count, the model path the table was built with and the
-builds since the last optimize(); at the top, the model name and dimension.
+source file (size, mtime_ns, sha1: the store's stat-then-hash change detector), the row count, the
+model path the table was built with and the builds since the last optimize(); at the top, the model
+name and dimension.
 
 Files are tracked, not timestamps, so a late or backfilled file is never missed. Builds of different
 tables run in parallel (one Dagster pool per table, `notes add` beside a run): each one read-merge-
@@ -13,7 +14,6 @@ import logging
 from typing import Any
 
 from vectra_capture.store import read_manifest, write_manifest
-from vectra_capture.store.fingerprints import changed_files
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.index.embedder import Embedder
 from vectra_pipeline.index.locks import checkpoint_lock
@@ -21,10 +21,6 @@ from vectra_pipeline.index.locks import checkpoint_lock
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "vector_index_checkpoint"
-
-# (current state of each source file, keys whose content changed): stat first, sha1 only when the stat moved
-file_states = changed_files
-
 
 def read_checkpoint(paths: DataPaths) -> dict[str, Any]:
     try:
