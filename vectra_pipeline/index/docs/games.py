@@ -19,6 +19,7 @@ FROM read_parquet({glob}, union_by_name=true) WHERE json_valid(raw_json)
 
 
 def _plain_number(value: Any) -> str:
+    """A number as a reader writes it: Decimal('2.500000') -> '2.5'; None -> 'unknown'."""
     if value is None:
         return "unknown"
     text = str(value)
@@ -26,6 +27,7 @@ def _plain_number(value: Any) -> str:
 
 
 def complete_games(paths: DataPaths, con: Any) -> dict[str, dict]:
+    """Every `complete_game` row by game id (the server's own game history)."""
     if not any(paths.doc_type_dir("complete_game").glob("date=*/*.parquet")):
         return {}
     cur = con.execute("SELECT * FROM read_parquet(?, union_by_name=true) ORDER BY game_id",
