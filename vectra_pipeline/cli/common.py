@@ -18,6 +18,13 @@ data_dir_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
+class BadInput(click.ClickException):
+    """Input the command cannot use: one line `Error: <what is wrong and what to do>`, exit code 2
+    (click's usage-error code), no usage block, no traceback."""
+
+    exit_code = 2
+
+
 def resolve_paths(data_dir: str | None) -> DataPaths:
     return DataPaths.resolve(data_dir)
 

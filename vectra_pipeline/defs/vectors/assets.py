@@ -1,15 +1,23 @@
 """The three LanceDB tables as assets (group "vectors"), their model checks, and the 15-minute schedule.
 
 Each table has its own pool (`vectors_<table>`; dagster.yaml limits every pool to 1), so two runs never
-write the same table at once; the store's file lock covers CLI builds running beside Dagster.
+write the same table at once; the table's file lock covers CLI builds running beside Dagster. A run that
+finds the table locked waits (the resource's lock_wait_seconds), then skips the table: no materialization,
+an observation saying why, and the run stays green, since the build holding the lock indexes the same
+sources.
 """
+
+from collections.abc import Iterator
 
 import dagster as dg
 
+from vectra_capture.store import LockHeld
 from vectra_pipeline.defs.vectors.resources import VectorIndexResource
-from vectra_pipeline.index.build import IndexError_, build_table, model_check
+from vectra_pipeline.index.build import build_table
+from vectra_pipeline.index.errors import VectorIndexError
+from vectra_pipeline.index.model_check import model_check
+from vectra_pipeline.index.tables import TABLES
 
-TABLES = ("events", "code_context", "debug_notes")
 UPSTREAM: dict[str, list[dg.AssetKey]] = {
     "events": [dg.AssetKey("ws_event"), dg.AssetKey("system_event"), dg.AssetKey("games"),
                dg.AssetKey("complete_game")],
@@ -36,15 +44,26 @@ def _vector_asset(table: str) -> dg.AssetsDefinition:
         deps=UPSTREAM[table],
         pool=f"vectors_{table}",
         description=DESCRIPTIONS[table],
+        output_required=False,  # a table another build holds is skipped, not failed
     )
     def _asset(context: dg.AssetExecutionContext, config: VectorBuildConfig,
-               vector_index: VectorIndexResource) -> dg.MaterializeResult:
+               vector_index: VectorIndexResource) -> Iterator[dg.MaterializeResult]:
+        wait_s = vector_index.lock_wait_seconds
         try:
-            r = build_table(vector_index.data_paths(), table, full=config.full, embedder=vector_index.embedder)
-        except IndexError_ as exc:
+            r = build_table(vector_index.data_paths(), table, full=config.full, embedder=vector_index.embedder,
+                            lock_wait_s=wait_s)
+        except LockHeld as exc:
+            reason = (f"skipped: another index build (e.g. `vectra index build`) is writing the {table} table "
+                      f"and still held its lock after {wait_s:g} s ({exc}); that build indexes the same "
+                      f"sources, and the next scheduled run picks up anything newer")
+            context.log.warning("%s", reason)
+            context.log_event(dg.AssetObservation(asset_key=context.asset_key, metadata={
+                "skipped": True, "reason": reason, "lock_wait_seconds": wait_s}))
+            return
+        except VectorIndexError as exc:
             raise dg.Failure(description=str(exc)) from exc
         context.log.info("%s", r.message)
-        return dg.MaterializeResult(metadata={
+        yield dg.MaterializeResult(metadata={
             "documents_embedded": r.embedded, "documents_skipped": r.skipped, "documents_deleted": r.deleted,
             "rows": r.rows, "files_changed": r.files_changed, "files_removed": r.files_removed,
             "invalid_raw_rows": r.invalid_rows, "seconds": r.seconds, "model_load_seconds": r.load_seconds,
