@@ -148,8 +148,8 @@ def _ws_tables(lf: LegacyFile, session_id: str) -> dict[str, Any]:
             "origin_file": text_array([lf.rel] * n),
             "origin_line": pa.array([r.line_no for r in recs], type=pa.int64()),
         }
-        tables[utc_date(day * _US_PER_DAY)] = pa.Table.from_arrays(
-            [cols[f.name] for f in WS_EVENT_SCHEMA], schema=WS_EVENT_SCHEMA
+        tables[utc_date(day * _US_PER_DAY)] = pa.Table.from_arrays(  # columns legacy lines never state: null
+            [cols[f.name] if f.name in cols else pa.nulls(n, f.type) for f in WS_EVENT_SCHEMA], schema=WS_EVENT_SCHEMA
         )
     return tables
 
