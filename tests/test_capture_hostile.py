@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import threading
 from pathlib import Path
 
 import pyarrow.parquet as pq
 from aiohttp import WSMsgType, web
 from capture_helpers import rows
-from conftest import free_port, wait_for, wait_port
+from conftest import VECTRA, free_port, wait_for, wait_port
 
 from vectra_capture.frames import QUARANTINE_HEAD_BYTES
 from vectra_capture.status import read_status
@@ -149,6 +150,7 @@ def test_every_odd_frame_lands_and_the_connection_holds(procs, tmp_path: Path) -
 
         assert wait_for(all_received, 60), (read_status(paths), daemon.stderr()[-3000:])
         status = read_status(paths)
+        shown = subprocess.run([*VECTRA, "status", "--data-dir", str(paths.root)], capture_output=True, text=True)
         assert daemon.stop() == 0, daemon.stderr()
     finally:
         server.stop()
@@ -158,6 +160,7 @@ def test_every_odd_frame_lands_and_the_connection_holds(procs, tmp_path: Path) -
     control = status["control_packets"]
     assert control["open"] == 1 and control["connect"] >= 2  # received 40 and sent 40
     assert control["ping"] == 1 and control["noop"] == 1 and control["upgrade"] == 1
+    assert "noop=1" in shown.stdout and "ping=1" in shown.stdout, shown.stdout + shown.stderr
 
     ws = rows(paths, "ws_event", "seq, event_name, raw_json, namespace, ack_id, direction",
               "direction = 'received'")

@@ -70,6 +70,8 @@ def status(data_dir: str | None, as_json: bool) -> None:
     click.echo(f"feed:        {st['url']}  source={st['source']}  reconnects={st['reconnects']}")
     click.echo(f"events:      received={st['received']}  written={st['written']}  "
                f"quarantined={st['quarantined']}  system={st['system_events']}")
+    if st.get("control_packets"):  # Engine.IO / Socket.IO control packets: counted, not stored
+        click.echo("control:     " + "  ".join(f"{k}={v}" for k, v in sorted(st["control_packets"].items())))
     click.echo(f"storage:     spool depth={st['spool_depth']}  in Parquet={st['in_parquet']}  "
                f"last flush={st['last_flush']}  lag={st['lag_seconds']}s")
     live = st.get("live") or {}
