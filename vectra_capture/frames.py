@@ -173,8 +173,9 @@ class FrameDecoder:
         try:
             return self._feed(data, isinstance(data, str) or bool(text))
         except Exception as exc:  # a decoder bug must cost one message, never the connection
-            self._pending = None
-            return [Quarantined(_as_bytes(data), f"decoder error: {type(exc).__name__}: {exc}")]
+            pending, self._pending = self._pending, None
+            out = _quarantine_binary(pending, "was cut short by a decoder error") if pending else []
+            return [*out, Quarantined(_as_bytes(data), f"decoder error: {type(exc).__name__}: {exc}")]
 
     def feed_packet(self, data: str | bytes) -> list[Decoded]:
         """One Engine.IO message payload as python-engineio hands it over (long-polling, or a packet
@@ -251,7 +252,7 @@ class FrameDecoder:
                                                f"{self.max_frame_bytes}-byte frame limit (--max-frame-bytes)")
         try:
             json_text, data = _splice_attachments(h.json_text, pending.attachments)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             return _quarantine_binary(pending, f"could not be assembled: {exc}")
         if h.packet_type == "binary_ack":
             return [Frame(h.packet_type, h.namespace, h.ack_id, ACK_EVENT_NAME, json_text, data, h.attachments)]
