@@ -1,6 +1,7 @@
 """A hostile Engine.IO v4 server on 127.0.0.1 sends every kind of odd frame between numbered good
 ones to the real capture daemon (`vectra capture`, a subprocess): every good frame lands once and in
-order, every odd one is in ws_event or in quarantine with its reason, and the connection never drops."""
+order, every odd one is in ws_event or in quarantine with its reason, and the connection never drops.
+Only a message beyond aiohttp's ceiling (16 x the limit) costs the connection, and that is recorded."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from aiohttp import WSMsgType, web
 from capture_helpers import rows
 from conftest import VECTRA, free_port, wait_for, wait_port
 
-from vectra_capture.frames import QUARANTINE_HEAD_BYTES
+from vectra_capture.client import WS_CEILING_FACTOR, CaptureClient
+from vectra_capture.frames import QUARANTINE_HEAD_BYTES, Frame, Quarantined
 from vectra_capture.status import read_status
 from vectra_capture.store.layout import DataPaths
 
@@ -204,3 +206,42 @@ def test_every_odd_frame_lands_and_the_connection_holds(procs, tmp_path: Path) -
             assert seq > last_frame and json.loads(raw)["reason"] == "client disconnect", raw
     connect_seq = next(s[0] for s in system if s[1] == "connect")
     assert connect_seq < merged[0][0]  # recorded in wire order, before the frames that follow it
+
+
+async def _beyond_the_ceiling() -> list:
+    """A message larger than WS_CEILING_FACTOR x the frame limit: aiohttp closes the socket (1009)."""
+    port = free_port()
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str('0{"sid":"s","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}')
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT and msg.data.startswith("40"):
+                await ws.send_str('40{"sid":"n"}')
+                await ws.send_str(good(0))
+                await ws.send_str('42["giant","' + "z" * (1024 * WS_CEILING_FACTOR + 1) + '"]')
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/socket.io/", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    items: list = []
+    client = CaptureClient(lambda item, direction: items.append(item), max_frame_bytes=1024)
+    await client.connect(f"http://127.0.0.1:{port}", transports=["websocket"])
+    for _ in range(200):
+        if any(isinstance(i, Quarantined) for i in items):
+            break
+        await asyncio.sleep(0.02)
+    await client.disconnect()
+    await runner.cleanup()
+    return items
+
+
+def test_a_message_beyond_the_ceiling_is_recorded_not_silent() -> None:
+    items = asyncio.run(_beyond_the_ceiling())
+    assert [i.event_name for i in items if isinstance(i, Frame)] == ["good"]
+    (lost,) = [i for i in items if isinstance(i, Quarantined)]
+    assert "websocket error, the connection is lost" in lost.reason and "exceeds limit" in lost.reason, lost.reason
