@@ -168,6 +168,7 @@ def generate(paths: DataPaths, scale: float) -> dict:
             "seq": pa.array(range(seq, seq + n), pa.int64()), "direction": pa.array(["received"] * n),
             "raw_json": pa.array(cols["raw_json"], pa.string()), "event_name": pa.array(cols["event_name"]),
             "origin_file": pa.nulls(n, pa.string()), "origin_line": pa.nulls(n, pa.int64()),
+            "namespace": pa.nulls(n, pa.string()), "ack_id": pa.nulls(n, pa.int64()),
         }, schema=WS_EVENT_SCHEMA)
         write_partition_file(paths, "ws_event", DAY, f"{session}_{seq:012d}-{seq + n - 1:012d}.parquet", table)
         seq += n

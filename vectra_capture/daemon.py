@@ -15,6 +15,7 @@ import os
 import signal
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import socketio
 
 from vectra_capture.client import CaptureClient
-from vectra_capture.frames import DEFAULT_MAX_FRAME_BYTES, FrameError, envelope_ids, parse_frame
+from vectra_capture.frames import DEFAULT_MAX_FRAME_BYTES, Control, Decoded, Quarantined, envelope_ids
 from vectra_capture.live_state import LiveState
 from vectra_capture.store import FileLock, RawSink, recover_spool, remove_run_file
 from vectra_capture.store.envelope import QUARANTINE, RawRecord
@@ -68,6 +69,7 @@ class CaptureDaemon:
         self.session_id = str(uuid.uuid4())
         self.live = LiveState()
         self.received = 0
+        self.control: Counter[str] = Counter()  # Engine.IO / Socket.IO control packets, by kind
         self.reconnects = 0
         self.state = "starting"
         self.connected_since: float | None = None
@@ -78,6 +80,7 @@ class CaptureDaemon:
         self._stop = asyncio.Event()
         self._disconnected = asyncio.Event()
         self.writer: WriterThread | None = None
+        self._client: CaptureClient | None = None
 
     # -- recording (event loop thread; never awaits, never touches the disk) -------------------
     def _record(self, doc_type: str, raw: bytes, **fields: Any) -> None:
@@ -92,43 +95,56 @@ class CaptureDaemon:
         log.info("system event %s %s", name, details or "")
         self._record("system_event", json.dumps(details, default=str).encode(), event_name=name)
 
-    def on_frame(self, data: Any, direction: str) -> bool:
-        """Called by the client for every Engine.IO message. True = consumed (not dispatched).
+    def on_frame(self, item: Decoded, direction: str) -> None:
+        """Called by the client for every decoded WebSocket message (frames.FrameDecoder): a Frame
+        becomes a ws_event row, a Control packet is counted, a Quarantined one lands in quarantine.
         Never raises: whatever goes wrong, the frame is quarantined with the reason."""
         try:
-            return self._on_frame(data, direction)
+            self._on_frame(item, direction)
         except Exception as exc:
             log.exception("frame could not be captured; quarantining it")
-            self._quarantine(data, direction, f"capture error: {type(exc).__name__}: {exc}")
-            return True
+            raw = getattr(item, "raw", None)
+            if raw is None:
+                raw = getattr(item, "json_text", None) or getattr(item, "text", "")
+            self._quarantine(raw, direction, f"capture error: {type(exc).__name__}: {exc}")
 
     def _quarantine(self, data: Any, direction: str, reason: str) -> None:
         raw = data if isinstance(data, bytes) else str(data).encode("utf-8", "surrogatepass")
         self.received += direction == "received"
         self._record(QUARANTINE, raw, direction=direction, origin_file=f"socket:{direction}", reason=reason)
 
-    def _on_frame(self, data: Any, direction: str) -> bool:
-        parsed = parse_frame(data, self.config.max_frame_bytes)
-        if isinstance(parsed, FrameError):
-            self._quarantine(data, direction, parsed.reason)
-            return True
-        if parsed.event_name is None:
-            return False  # connect / disconnect / connect_error: python-socketio handles them
+    def _on_frame(self, item: Decoded, direction: str) -> None:
+        if isinstance(item, Quarantined):
+            self._quarantine(item.raw, direction, item.reason)
+            return
+        if isinstance(item, Control):
+            self.control[item.kind] += 1
+            if item.kind == "connect" and direction == "received" and item.text[2:3] in ("", "{"):
+                self._connected()  # the default namespace's CONNECT: recorded here, in wire order
+            return
         self.received += direction == "received"
-        payload = parsed.payload
+        payload = item.payload
         game_id, player_id, username = envelope_ids(payload)
         self._record(
-            "ws_event", parsed.json_text.encode("utf-8", "surrogatepass"), direction=direction, event_name=parsed.event_name,
-            game_id=game_id, player_id=player_id, username=username,
+            "ws_event", item.json_text.encode("utf-8", "surrogatepass"), direction=direction,
+            event_name=item.event_name, game_id=game_id, player_id=player_id, username=username,
+            namespace=item.namespace, ack_id=item.ack_id,
         )
-        if parsed.event_name == "gameStateUpdate":
+        if item.event_name == "gameStateUpdate":
             self._last_game_update = time.monotonic()
             self._alarmed = False
         try:  # the frame is recorded already: a surprise here must not quarantine it a second time
-            self.live.observe(parsed.event_name, payload, time.time())
+            self.live.observe(item.event_name, payload, time.time())
         except Exception:
-            log.exception("live state could not follow %s", parsed.event_name)
-        return parsed.packet_type == "event"  # acks still go to python-socketio for callbacks
+            log.exception("live state could not follow %s", item.event_name)
+
+    def _connected(self) -> None:
+        client = self._client
+        self.state = "connected"
+        self.connected_since = time.time()
+        self._last_game_update = time.monotonic()
+        self.system_event("connect", url=self.config.url, transport=client.transport() if client else None,
+                          sid=client.sid if client else None)
 
     # -- status (read by the writer thread once a second) ------------------------------------
     def status(self) -> dict[str, Any]:
@@ -145,6 +161,7 @@ class CaptureDaemon:
             "connected_since": _iso(self.connected_since),
             "reconnects": self.reconnects,
             "received": self.received,
+            "control_packets": dict(self.control),
             "written": w.durable["ws_event"] if w else 0,
             "quarantined": w.durable[QUARANTINE] if w else 0,
             "system_events": w.durable["system_event"] if w else 0,
@@ -199,14 +216,10 @@ class CaptureDaemon:
                 loop.add_signal_handler(sig, self.request_stop)
 
     def _new_client(self) -> CaptureClient:
-        client = CaptureClient(self.on_frame)
-
-        @client.event
-        async def connect() -> None:
-            self.state = "connected"
-            self.connected_since = time.time()
-            self._last_game_update = time.monotonic()
-            self.system_event("connect", url=self.config.url, transport=client.transport(), sid=client.sid)
+        # The `connect` system_event is recorded by _on_frame when the server's CONNECT packet is
+        # decoded, so it precedes the frames that follow it.
+        client = CaptureClient(self.on_frame, max_frame_bytes=self.config.max_frame_bytes)
+        self._client = client
 
         @client.event
         async def disconnect(reason: str = "unknown") -> None:

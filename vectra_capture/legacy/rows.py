@@ -51,7 +51,8 @@ def ws_event_tables(lf: LegacyFile, session_id: str) -> dict[str, pa.Table]:
             "origin_file": text_array([lf.rel] * n),
             "origin_line": pa.array([r.line_no for r in recs], type=pa.int64()),
         }
-        tables[date] = pa.Table.from_arrays([cols[f.name] for f in WS_EVENT_SCHEMA], schema=WS_EVENT_SCHEMA)
+        tables[date] = pa.Table.from_arrays(  # columns legacy lines never state (namespace, ack_id...): null
+            [cols[f.name] if f.name in cols else pa.nulls(n, f.type) for f in WS_EVENT_SCHEMA], schema=WS_EVENT_SCHEMA)
     return tables
 
 

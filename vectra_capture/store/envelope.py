@@ -21,14 +21,19 @@ ENVELOPE_FIELDS: list[pa.Field] = [
 ENVELOPE_SCHEMA = pa.schema(ENVELOPE_FIELDS)
 
 # ws_event: raw_json is the Socket.IO event array exactly as received: [event_name, ...args]
-# (the payload is the last argument, a trace object may precede it). origin_* say where a
-# replayed/imported row came from (file, line); they are null for live capture.
+# (the payload is the last argument, a trace object may precede it; an ack's array holds its
+# arguments and event_name is "__ack__"; binary attachments: see vectra_capture/frames.py).
+# origin_* say where a replayed/imported row came from (file, line); they are null for live capture.
+# namespace / ack_id (schema v2): the packet's `/nsp,` and ack id, null when it states none (files
+# written before v2 lack both columns: read them with union_by_name).
 WS_EVENT_SCHEMA = pa.schema(
     [
         *ENVELOPE_FIELDS,
         pa.field("event_name", pa.string(), nullable=False),
         pa.field("origin_file", pa.string()),
         pa.field("origin_line", pa.int64()),
+        pa.field("namespace", pa.string()),
+        pa.field("ack_id", pa.int64()),
     ]
 )
 
@@ -68,7 +73,7 @@ class RawRecord:
 
     __slots__ = (
         "doc_type", "ts_us", "seq", "source", "session_id", "direction", "raw", "event_name",
-        "game_id", "player_id", "username", "origin_file", "origin_line", "reason",
+        "game_id", "player_id", "username", "origin_file", "origin_line", "reason", "namespace", "ack_id",
     )
 
     def __init__(
@@ -88,6 +93,8 @@ class RawRecord:
         origin_file: str | None = None,
         origin_line: int | None = None,
         reason: str | None = None,
+        namespace: str | None = None,
+        ack_id: int | None = None,
     ) -> None:
         self.doc_type = doc_type
         self.ts_us = ts_us
@@ -103,6 +110,8 @@ class RawRecord:
         self.origin_file = origin_file
         self.origin_line = origin_line
         self.reason = reason
+        self.namespace = namespace
+        self.ack_id = ack_id
 
     def header(self) -> dict:
         return {k: getattr(self, k) for k in self.__slots__ if k != "raw" and getattr(self, k) is not None}

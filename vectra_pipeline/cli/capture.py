@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from vectra_capture.daemon import LIVE_HEADERS, LIVE_URL, CaptureConfig, CaptureFailed, run_daemon
+from vectra_capture.frames import DEFAULT_MAX_FRAME_BYTES
 from vectra_capture.status import read_status
 from vectra_capture.store import LockHeld
 from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, resolve_paths
@@ -20,9 +21,12 @@ from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, 
               help="How often the spool is rolled into a Parquet file.")
 @click.option("--transport", type=click.Choice(["websocket", "polling"]), multiple=True,
               help="Engine.IO transports (default: websocket).")
+@click.option("--max-frame-bytes", default=DEFAULT_MAX_FRAME_BYTES, type=click.IntRange(min=1024), show_default=True,
+              help="Frames larger than this are quarantined (event name, size and first 64 KiB kept); "
+                   "the connection stays up.")
 @data_dir_option
 def capture(url: str | None, source: str, watchdog: float, flush_interval: float, roll_seconds: float,
-            transport: tuple[str, ...], data_dir: str | None) -> None:
+            transport: tuple[str, ...], max_frame_bytes: int, data_dir: str | None) -> None:
     """Run the capture daemon in the foreground until SIGINT/SIGTERM (which flush everything)."""
 
     paths = resolve_paths(data_dir)
@@ -35,6 +39,7 @@ def capture(url: str | None, source: str, watchdog: float, flush_interval: float
         watchdog_seconds=watchdog,
         flush_interval=flush_interval,
         roll_seconds=roll_seconds,
+        max_frame_bytes=max_frame_bytes,
     )
     click.echo(f"capturing {config.url} into {paths.root} (Ctrl-C to stop)", err=True)
     try:
@@ -65,6 +70,8 @@ def status(data_dir: str | None, as_json: bool) -> None:
     click.echo(f"feed:        {st['url']}  source={st['source']}  reconnects={st['reconnects']}")
     click.echo(f"events:      received={st['received']}  written={st['written']}  "
                f"quarantined={st['quarantined']}  system={st['system_events']}")
+    if st.get("control_packets"):  # Engine.IO / Socket.IO control packets: counted, not stored
+        click.echo("control:     " + "  ".join(f"{k}={v}" for k, v in sorted(st["control_packets"].items())))
     click.echo(f"storage:     spool depth={st['spool_depth']}  in Parquet={st['in_parquet']}  "
                f"last flush={st['last_flush']}  lag={st['lag_seconds']}s")
     live = st.get("live") or {}

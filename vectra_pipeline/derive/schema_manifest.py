@@ -21,10 +21,21 @@ from vectra_pipeline.derive.schemas import KEYS, TYPED_SCHEMAS
 log = logging.getLogger(__name__)
 
 MANIFEST = "schema_version"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Nullable columns added after v1, by the version that added them. Files written before lack them and
+# are not rewritten: every reader scans with union_by_name (missing = null), and the check accepts
+# their absence. v2: ws_event.namespace / ack_id (the packet's namespace and ack id, kept verbatim).
+ADDED_COLUMNS: dict[str, dict[str, int]] = {"ws_event": {"namespace": 2, "ack_id": 2}}
+
+
+def _v1_to_v2(paths: DataPaths) -> None:
+    """ws_event gains nullable `namespace` and `ack_id`: older files stay as they are (ADDED_COLUMNS)."""
+    log.info("schema v2: ws_event files written before v2 keep their columns; namespace / ack_id read as null")
+
+
 # from-version -> function migrating the data root to from-version + 1 (rewrites Parquet if needed).
 # Every step must be registered, a no-op one explicitly: a version bump without its step is an error.
-MIGRATIONS: dict[int, Callable[[DataPaths], None]] = {}
+MIGRATIONS: dict[int, Callable[[DataPaths], None]] = {1: _v1_to_v2}
 
 
 @dataclass
@@ -43,7 +54,8 @@ def expected_manifest() -> dict:
     schemas = {**RAW_SCHEMAS, **TYPED_SCHEMAS}
     return {"version": SCHEMA_VERSION,
             "doc_types": {name: {f.name: type_name(f.type) for f in s} for name, s in sorted(schemas.items())},
-            "keys": {name: list(key) for name, key in sorted(KEYS.items())}}
+            "keys": {name: list(key) for name, key in sorted(KEYS.items())},
+            "added_columns": ADDED_COLUMNS}
 
 
 def ensure_manifest(paths: DataPaths) -> bool:
@@ -85,7 +97,7 @@ def check_manifest(paths: DataPaths) -> Outcome:
             if want is None:
                 mismatches.append({"file": str(f.relative_to(paths.root)), "problem": "doc_type not in manifest"})
                 continue
-            missing = sorted(set(want) - set(have))
+            missing = sorted(set(want) - set(have) - set(ADDED_COLUMNS.get(doc_type, {})))
             extra = sorted(set(have) - set(want))
             changed = sorted(k for k in set(want) & set(have) if type_name(want[k]) != have[k])
             if missing or extra or changed:
