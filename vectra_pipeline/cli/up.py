@@ -61,7 +61,7 @@ def up(feed_mode: str, recordings: tuple[Path, ...], speed: float, dagster_home:
     """Start the feed (local replay or live), the capture daemon and the Dagster UI; Ctrl-C stops all."""
     if feed_mode == "local" and not recordings:
         raise click.UsageError("--feed local needs --recordings")
-    paths = resolve_paths(data_dir)
+    paths = resolve_paths(data_dir, write=True, allow_full=True)
     env = {**os.environ, "RUGS_DATA_DIR": str(paths.root), "DAGSTER_HOME": str(dagster_home.resolve())}
     vectra = [sys.executable, "-m", "vectra_pipeline.cli"]
     children: list[tuple[str, subprocess.Popen]] = []
