@@ -26,7 +26,7 @@ import socketio
 from vectra_capture.client import CaptureClient
 from vectra_capture.frames import DEFAULT_MAX_FRAME_BYTES, FrameError, envelope_ids, parse_frame
 from vectra_capture.live_state import LiveState
-from vectra_capture.store import FileLock, RawSink, recover_spool, remove_run_file, storage_problem
+from vectra_capture.store import FileLock, RawSink, recover_spool, storage_problem
 from vectra_capture.store.envelope import QUARANTINE, RawRecord
 from vectra_capture.store.layout import DataPaths
 from vectra_capture.urls import check_capture_url, redact_text, redact_url
@@ -77,8 +77,10 @@ def error_chain(exc: BaseException) -> str:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         text = str(current) or type(current).__name__
-        if isinstance(current, OSError) and current.errno and os.strerror(current.errno) not in text:
-            text = f"{os.strerror(current.errno)} ({text})"
+        if isinstance(current, OSError) and current.errno:
+            cause = os.strerror(current.errno)
+            if cause not in text and not any(cause in p for p in parts):
+                text = f"{cause} ({text})"
         if text not in parts:
             parts.append(text)
         current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
@@ -198,6 +200,7 @@ class CaptureDaemon:
             "recovery": dict(self.recovery),
             "live": self.live.to_dict(),
             "updated_at": _iso(time.time()),
+            "stopped_at": _iso(time.time()) if self.state == "stopped" else None,
         }
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -233,10 +236,9 @@ class CaptureDaemon:
                 await recovery
                 self.state = "stopped"
                 self.system_event("session_end", received=self.received)
+                # The final status stays (`vectra status` shows it as the last one): its blocks are
+                # then there to be overwritten in place if the next start meets a full disk.
                 await asyncio.to_thread(self.writer.stop)
-                if self.writer.error is None:  # after a failure the status file stays, saying why
-                    with contextlib.suppress(OSError):
-                        await asyncio.to_thread(remove_run_file, self.paths, self.paths.capture_status.name)
             if self.writer.error is not None:
                 raise CaptureFailed(f"the writer failed: {self.writer.error}") from self.writer.error
             return self.status()

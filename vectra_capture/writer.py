@@ -226,8 +226,8 @@ class WriterThread(threading.Thread):
             return
         state = "disk_full" if is_disk_full(exc) else "write_error"
         self.health = StorageHealth(state, error, time.time(), self.sink.buffered_bytes)
-        log.error("cannot write the spool (%s): keeping records in memory (up to %d MB) and retrying every %.1f s",
-                  error, self.max_buffer_bytes >> 20, self.retry_interval)
+        log.error("cannot write the spool (%s): keeping records in memory (up to %.1f MB) and retrying every %.1f s",
+                  error, self.max_buffer_bytes / 1e6, self.retry_interval)
         self._event(state, {"error": error, "buffer_limit_bytes": self.max_buffer_bytes})
 
     def _drop(self, rec: RawRecord) -> None:
