@@ -8,26 +8,36 @@ between the Parquet rename and the segment delete cannot duplicate rows.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from vectra_capture.store.atomic import remove_empty_dirs, remove_file, sweep_partials
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from vectra_capture.store.atomic import atomic_writer, remove_empty_dirs, remove_file, sweep_partials
 from vectra_capture.store.envelope import QUARANTINE, RawRecord
 from vectra_capture.store.layout import DataPaths
-from vectra_capture.store.partitions import write_records
-from vectra_capture.store.spool import SegmentReader, SpoolSegment, list_segments, read_range, segment_path
+from vectra_capture.store.partitions import (
+    group_by_partition,
+    partition_key,
+    records_path,
+    records_to_table,
+    write_records,
+)
+from vectra_capture.store.spool import SegmentReader, SpoolSegment, list_segments, segment_path
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ROLL_SECONDS = 900.0  # a few Parquet files per hour
 DEFAULT_ROLL_BYTES = 256 << 20
-COMPACT_BATCH_BYTES = 16 << 20  # payload bytes per Parquet write when compacting: bounds memory
+COMPACT_BATCH_BYTES = 8 << 20  # payload bytes per row-group write when compacting: bounds memory
 
 
 @dataclass
@@ -50,28 +60,45 @@ def compact_segment(paths: DataPaths, seg: Path, batch_bytes: int = COMPACT_BATC
                     should_stop: Callable[[], bool] | None = None) -> CompactResult:
     """Land one closed segment in Parquet (torn tail to quarantine), then delete it.
 
-    The segment is streamed in batches of about `batch_bytes` of payload, so memory is bounded by
-    a batch, not the segment. Batch bounds depend only on the segment's content, so compacting it
-    again (after a crash, a full disk, or `should_stop`) writes the same file names: rows land once.
-    An OSError (full disk, read-only) propagates and leaves the segment for a retry."""
+    Two streamed passes, so memory follows a batch of about `batch_bytes` of payload, never the
+    segment: the first finds each partition's seq range (hence its deterministic file name), the
+    second writes each partition's file row group by row group. Compacting the same segment again
+    (after a crash, a full disk or `should_stop`) writes the same files: rows land once.
+    An OSError (full disk, read-only) propagates and leaves the segment for a retry; rows that
+    cannot be built quarantine the segment's bytes whole instead of blocking every later recovery."""
     session_id = seg.parent.name
-    result = CompactResult(segments=1)
+    ranges: dict[tuple[str, str, str], tuple[int, int]] = {}
+    for rec in _records_of(seg, session_id):
+        key = partition_key(rec)
+        first = ranges.get(key, (rec.seq, rec.seq))[0]
+        ranges[key] = (first, rec.seq)
+    try:
+        result = _write_segment(paths, seg, session_id, ranges, batch_bytes, should_stop)
+    except OSError:
+        raise  # the storage, not the rows: the segment stays and is compacted again later
+    except _Stopped:
+        return CompactResult(segments=1, complete=False)
+    except Exception as exc:
+        log.exception("spool segment %s could not be written as rows: quarantining it whole", seg)
+        files = write_records(paths, [_whole_segment(seg, session_id, exc)], session_id)
+        result = CompactResult(0, 1, len(files), 1)
+    remove_file(seg)
+    return result
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _records_of(seg: Path, session_id: str) -> Iterator[RawRecord]:
+    """The segment's whole records, then its torn tail (if any) as one quarantine record."""
     reader = SegmentReader(seg)
-    batch: list[RawRecord] = []
-    size = start = 0
     last: RawRecord | None = None
     for rec in reader:
-        batch.append(rec)
-        size += len(rec.raw)
         last = rec
-        if size >= batch_bytes:
-            _land_batch(paths, seg, session_id, batch, start, reader.offset, result)
-            batch, size, start = [], 0, reader.offset
-            if should_stop is not None and should_stop():
-                result.complete = False
-                return result
+        yield rec
     if reader.torn_tail:
-        batch.append(RawRecord(
+        yield RawRecord(
             QUARANTINE,
             last.ts_us if last else int(seg.stat().st_mtime * 1e6),
             (last.seq + 1) if last else 0,
@@ -80,35 +107,55 @@ def compact_segment(paths: DataPaths, seg: Path, batch_bytes: int = COMPACT_BATC
             reader.torn_tail,
             origin_file=f"spool/{session_id}/{seg.name}",
             reason=f"spool tail not a whole record: {reader.torn_reason}",
-        ))
-    if batch:
-        _land_batch(paths, seg, session_id, batch, start, reader.offset, result)
-    remove_file(seg)
+        )
+
+
+def _write_segment(paths: DataPaths, seg: Path, session_id: str, ranges: dict[tuple[str, str, str], tuple[int, int]],
+                   batch_bytes: int, should_stop: Callable[[], bool] | None) -> CompactResult:
+    result = CompactResult(segments=1)
+    with contextlib.ExitStack() as files:  # an exception discards every file of this segment
+        writers: dict[tuple[str, str, str], tuple[pq.ParquetWriter, pa.Schema]] = {}
+
+        def flush(batch: list[RawRecord]) -> None:
+            for key, group in group_by_partition(batch).items():
+                if key not in writers:
+                    path, schema = records_path(paths, key, session_id, *ranges[key])
+                    fh = files.enter_context(atomic_writer(path))
+                    writers[key] = (files.enter_context(pq.ParquetWriter(fh, schema, compression="zstd")), schema)
+                writer, schema = writers[key]
+                writer.write_table(records_to_table(group, schema))
+                n_quarantined = len(group) if key[0] == QUARANTINE else 0
+                result.records += len(group) - n_quarantined
+                result.quarantined += n_quarantined
+
+        batch: list[RawRecord] = []
+        size = 0
+        for rec in _records_of(seg, session_id):
+            batch.append(rec)
+            size += len(rec.raw)
+            if size >= batch_bytes:
+                flush(batch)
+                batch, size = [], 0
+                if should_stop is not None and should_stop():
+                    raise _Stopped
+        if batch:
+            flush(batch)
+        result.files = len(writers)
     return result
 
 
-def _land_batch(paths: DataPaths, seg: Path, session_id: str, batch: list[RawRecord], start: int, end: int,
-                result: CompactResult) -> None:
-    try:
-        files = write_records(paths, batch, session_id)
-    except OSError:
-        raise  # the storage, not the rows: the segment stays and is compacted again later
-    except Exception as exc:  # rows that cannot be built must never block every later recovery
-        log.exception("spool records of %s could not be written as rows: quarantining their bytes", seg)
-        first = batch[0]
-        whole = RawRecord(
-            QUARANTINE, first.ts_us, first.seq, first.source, session_id, read_range(seg, start, end),
-            origin_file=f"spool/{session_id}/{seg.name}",
-            reason=f"spool segment could not be written as rows ({type(exc).__name__}: {exc}); "
-                   f"bytes {start}-{end} kept whole (spool framing)",
-        )
-        result.files += len(write_records(paths, [whole], session_id))
-        result.quarantined += 1
-        return
-    n_quarantined = sum(r.doc_type == QUARANTINE for r in batch)
-    result.records += len(batch) - n_quarantined
-    result.quarantined += n_quarantined
-    result.files += len(files)
+def _whole_segment(seg: Path, session_id: str, exc: Exception) -> RawRecord:
+    first = next(iter(SegmentReader(seg)), None)
+    return RawRecord(
+        QUARANTINE,
+        first.ts_us if first else int(seg.stat().st_mtime * 1e6),
+        first.seq if first else 0,
+        first.source if first else "unknown",
+        session_id,
+        seg.read_bytes(),
+        origin_file=f"spool/{session_id}/{seg.name}",
+        reason=f"spool segment could not be written as rows ({type(exc).__name__}: {exc}); bytes kept whole",
+    )
 
 
 def sweep_startup(paths: DataPaths) -> int:

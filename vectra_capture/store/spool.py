@@ -175,8 +175,3 @@ def read_segment(path: Path) -> SegmentContents:
     records = list(reader)
     return SegmentContents(records, reader.torn_tail, reader.torn_reason)
 
-
-def read_range(path: Path, start: int, end: int) -> bytes:
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        return fh.read(end - start)
