@@ -29,7 +29,7 @@ from vectra_capture.store import RawSink
 from vectra_capture.store.envelope import RawRecord
 from vectra_capture.store.layout import DataPaths
 from vectra_capture.store.spool import SpoolSegment, read_segment, segment_path
-from vectra_capture.writer import WriterThread
+from vectra_capture.writer import StorageFailed, WriterThread
 
 TS = 1_765_065_600_000_000  # 2025-12-07T00:00:00Z
 
@@ -218,3 +218,24 @@ def test_a_restart_on_a_full_disk_waits_recovers_and_counts_drops(procs, tmp_pat
         assert dropped["count"] > 0 and len(landed) + dropped["count"] == received
         recovered = json.loads(rows(paths, "system_event", "raw_json", "event_name = 'spool_recovered'")[0][0])
         assert recovered["records"] >= len(old_numbers) and recovered["complete"] is True
+
+
+def test_a_stop_while_the_disk_stays_full_says_what_was_lost(tmp_path: Path) -> None:
+    """SIGTERM on a disk that never frees: wait `stop_grace`, then fail loudly with the count (the
+    status file, rewritten in place, keeps it), never a silent drop."""
+    with tmpfs(tmp_path / "fs", "4m") as fs:
+        paths = DataPaths(fs / "data")
+        writer = WriterThread(RawSink(paths, "sess"), flush_interval=0.05, retry_interval=0.05, stop_grace=0.5)
+        writer.status = writer.storage_status
+        writer.start()
+        writer.put(rec(1))
+        assert wait_for(lambda: writer.durable["ws_event"] == 1 and paths.capture_status.exists(), 10)
+        with Filler(fs):
+            for i in range(2, 12):
+                writer.put(rec(i, 5000))  # bigger than what is left of the segment's last page
+            writer.stop(30)
+            assert isinstance(writer.error, StorageFailed) and writer.lost == 10
+            assert "10 records" in str(writer.error) and "No space left" in str(writer.error)
+            status = read_status(paths)
+            assert status["storage_state"] == "disk_full" and status["lost_at_stop"] == 10
+        assert [r.seq for r in read_segment(next(paths.spool.rglob("*.wal"))).records][0] == 1  # fsynced: kept

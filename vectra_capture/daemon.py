@@ -30,7 +30,7 @@ from vectra_capture.store import FileLock, RawSink, recover_spool, storage_probl
 from vectra_capture.store.envelope import QUARANTINE, RawRecord
 from vectra_capture.store.layout import DataPaths
 from vectra_capture.urls import check_capture_url, redact_text, redact_url
-from vectra_capture.writer import DEFAULT_MAX_BUFFER_BYTES, WriterThread
+from vectra_capture.writer import DEFAULT_MAX_BUFFER_BYTES, StorageFailed, WriterThread
 
 log = logging.getLogger(__name__)
 
@@ -239,8 +239,12 @@ class CaptureDaemon:
                 # The final status stays (`vectra status` shows it as the last one): its blocks are
                 # then there to be overwritten in place if the next start meets a full disk.
                 await asyncio.to_thread(self.writer.stop)
-            if self.writer.error is not None:
-                raise CaptureFailed(f"the writer failed: {self.writer.error}") from self.writer.error
+            error = self.writer.error
+            if isinstance(error, StorageFailed):
+                raise CaptureFailed(str(error)) from error
+            if error is not None:
+                raise CaptureFailed(f"the writer failed: {error!r}; what was fsynced is in the spool and is "
+                                    "recovered on the next start") from error
             return self.status()
         finally:
             lock.release()
