@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
 import signal
+import threading
 import time
 import uuid
 from collections import Counter
@@ -25,16 +27,18 @@ import socketio
 from vectra_capture.client import CaptureClient
 from vectra_capture.frames import DEFAULT_MAX_FRAME_BYTES, Control, Decoded, Quarantined, envelope_ids
 from vectra_capture.live_state import LiveState
-from vectra_capture.store import FileLock, RawSink, recover_spool, remove_run_file
+from vectra_capture.store import FileLock, RawSink, recover_spool, storage_problem
 from vectra_capture.store.envelope import QUARANTINE, RawRecord
 from vectra_capture.store.layout import DataPaths
-from vectra_capture.writer import WriterThread
+from vectra_capture.urls import check_capture_url, redact_text, redact_url
+from vectra_capture.writer import DEFAULT_MAX_BUFFER_BYTES, StorageFailed, WriterThread
 
 log = logging.getLogger(__name__)
 
 LIVE_URL = "https://backend.rugs.fun?frontend-version=1.0"
 LIVE_HEADERS = {"Origin": "https://rugs.fun"}
 STABLE_SECONDS = 30.0  # a connection that lasted this long resets the reconnect backoff
+RECOVERY_RETRY_MAX = 10.0  # spool recovery on a full disk retries at least this often
 
 
 @dataclass
@@ -52,6 +56,9 @@ class CaptureConfig:
     backoff_max: float = 30.0
     connect_timeout: float = 10.0
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES  # memory for records while the disk is full
+    retry_interval: float = 1.0  # how often an unwritable spool is retried
+    stop_grace: float = 10.0  # at stop, how long to wait for a full disk before giving up
 
 
 def _iso(ts: float | None) -> str | None:
@@ -60,6 +67,25 @@ def _iso(ts: float | None) -> str | None:
 
 class CaptureFailed(RuntimeError):
     pass
+
+
+def error_chain(exc: BaseException) -> str:
+    """An exception and its causes in one line (URLs redacted). python-socketio raises a bare
+    "Connection error"; the real cause (e.g. "Connection refused") is further down the chain."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current) or type(current).__name__
+        if isinstance(current, OSError) and current.errno:
+            cause = os.strerror(current.errno)
+            if cause not in text and not any(cause in p for p in parts):
+                text = f"{cause} ({text})"
+        if text not in parts:
+            parts.append(text)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return redact_text(": ".join(parts))
 
 
 class CaptureDaemon:
@@ -79,21 +105,36 @@ class CaptureDaemon:
         self._alarmed = False
         self._stop = asyncio.Event()
         self._disconnected = asyncio.Event()
+        self._recovery_stop = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.recovery: dict[str, Any] = {"state": "pending"}
         self.writer: WriterThread | None = None
         self._client: CaptureClient | None = None
 
     # -- recording (event loop thread; never awaits, never touches the disk) -------------------
-    def _record(self, doc_type: str, raw: bytes, **fields: Any) -> None:
+    def _new_record(self, doc_type: str, raw: bytes, **fields: Any) -> RawRecord:
         self._seq += 1
-        rec = RawRecord(
+        return RawRecord(
             doc_type, time.time_ns() // 1000, self._seq, self.config.source, self.session_id, raw, **fields
         )
+
+    def _record(self, doc_type: str, raw: bytes, **fields: Any) -> None:
         assert self.writer is not None
-        self.writer.put(rec)
+        self.writer.put(self._new_record(doc_type, raw, **fields))
+
+    def _system_record(self, name: str, details: dict[str, Any]) -> RawRecord:
+        log.info("system event %s %s", name, details or "")
+        return self._new_record("system_event", json.dumps(details, default=str).encode(), event_name=name)
 
     def system_event(self, name: str, **details: Any) -> None:
-        log.info("system event %s %s", name, details or "")
-        self._record("system_event", json.dumps(details, default=str).encode(), event_name=name)
+        assert self.writer is not None
+        self.writer.put(self._system_record(name, details))
+
+    def _post_event(self, name: str, details: dict[str, Any]) -> None:
+        """From the writer thread: recorded on the loop, so seq stays in arrival order."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                self._loop.call_soon_threadsafe(functools.partial(self.system_event, name, **details))
 
     def on_frame(self, item: Decoded, direction: str) -> None:
         """Called by the client for every decoded WebSocket message (frames.FrameDecoder): a Frame
@@ -143,7 +184,7 @@ class CaptureDaemon:
         self.state = "connected"
         self.connected_since = time.time()
         self._last_game_update = time.monotonic()
-        self.system_event("connect", url=self.config.url, transport=client.transport() if client else None,
+        self.system_event("connect", url=redact_url(self.config.url), transport=client.transport() if client else None,
                           sid=client.sid if client else None)
 
     # -- status (read by the writer thread once a second) ------------------------------------
@@ -154,7 +195,7 @@ class CaptureDaemon:
             "pid": os.getpid(),
             "session_id": self.session_id,
             "data_dir": str(self.paths.root),
-            "url": self.config.url,
+            "url": redact_url(self.config.url),
             "source": self.config.source,
             "state": self.state,
             "started_at": _iso(self.started_at),
@@ -172,8 +213,11 @@ class CaptureDaemon:
             "last_flush": _iso(sink.last_sync) if sink else None,
             "last_roll": _iso(sink.last_roll) if sink else None,
             "lag_seconds": w.lag_seconds() if w else 0.0,
+            **(w.storage_status() if w else {"storage_state": "starting"}),
+            "recovery": dict(self.recovery),
             "live": self.live.to_dict(),
             "updated_at": _iso(time.time()),
+            "stopped_at": _iso(time.time()) if self.state == "stopped" else None,
         }
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -181,33 +225,77 @@ class CaptureDaemon:
         self._stop.set()
 
     async def run(self) -> dict[str, Any]:
+        try:
+            check_capture_url(self.config.url)
+        except ValueError as exc:
+            raise CaptureFailed(str(exc)) from None
+        self._loop = asyncio.get_running_loop()
+        self._install_signal_handlers()  # first: a SIGTERM during start-up or recovery stops cleanly
         lock = FileLock(self.paths.capture_lock).acquire()  # one daemon per data root
         try:
-            recovered = await asyncio.to_thread(recover_spool, self.paths, self.session_id)
             sink = RawSink(self.paths, self.session_id, roll_seconds=self.config.roll_seconds)
             self.writer = WriterThread(
-                sink, self.config.flush_interval, self.config.flush_every, status=self.status
+                sink, self.config.flush_interval, self.config.flush_every, status=self.status,
+                max_buffer_bytes=self.config.max_buffer_bytes, retry_interval=self.config.retry_interval,
+                stop_grace=self.config.stop_grace, post_event=self._post_event, make_event=self._system_record,
             )
             self.writer.start()
-            self.system_event("session_start", url=self.config.url, source=self.config.source, pid=os.getpid())
-            if recovered.records or recovered.quarantined:
-                self.system_event("spool_recovered", records=recovered.records, quarantined=recovered.quarantined)
-            self._install_signal_handlers()
+            self.system_event("session_start", url=redact_url(self.config.url), source=self.config.source,
+                              pid=os.getpid())
+            # Connect at once; what a previous run left in the spool is compacted meanwhile.
+            recovery = asyncio.create_task(self._recover_spool())
             watchdog = asyncio.create_task(self._watchdog())
             try:
                 await self._connection_loop()
             finally:
                 watchdog.cancel()
+                self._recovery_stop.set()  # stops between batches; the rest waits for the next start
+                await recovery
                 self.state = "stopped"
                 self.system_event("session_end", received=self.received)
+                # The final status stays (`vectra status` shows it as the last one): its blocks are
+                # then there to be overwritten in place if the next start meets a full disk.
                 await asyncio.to_thread(self.writer.stop)
-                await asyncio.to_thread(remove_run_file, self.paths, self.paths.capture_status.name)
-            if self.writer.error is not None:
-                raise CaptureFailed(f"the writer failed: {self.writer.error!r}; what was fsynced is in the spool "
-                                    "and is recovered on the next start") from self.writer.error
+            error = self.writer.error
+            if isinstance(error, StorageFailed):
+                raise CaptureFailed(str(error)) from error
+            if error is not None:
+                raise CaptureFailed(f"the writer failed: {error!r}; what was fsynced is in the spool and is "
+                                    "recovered on the next start") from error
             return self.status()
         finally:
             lock.release()
+
+    async def _recover_spool(self) -> None:
+        """Compact segments a previous run left behind, in a thread, in bounded batches. On a full
+        disk (or any OSError) wait and retry: never crash, never block capturing."""
+        delay = self.config.retry_interval
+        self.recovery = {"state": "running"}
+        while True:
+            try:
+                res = await asyncio.to_thread(recover_spool, self.paths, self.session_id, self._recovery_stop.is_set)
+            except OSError as exc:
+                problem = storage_problem(exc, self.paths.root) or f"{type(exc).__name__}: {exc}"
+                if self.recovery.get("state") != "waiting":
+                    log.error("spool recovery cannot write (%s): retrying", problem)
+                    self.system_event("spool_recovery_waiting", error=problem)
+                self.recovery = {"state": "waiting", "error": problem, "retry_seconds": delay}
+                if self._recovery_stop.is_set() or await self._stopped_within(delay):
+                    self.recovery = {"state": "stopped before done", "error": problem}
+                    return
+                delay = min(RECOVERY_RETRY_MAX, delay * 2)
+                continue
+            except Exception as exc:  # a bug: say so, keep capturing; the segments stay for the next start
+                log.exception("spool recovery failed")
+                self.recovery = {"state": "failed", "error": f"{type(exc).__name__}: {exc}"}
+                self.system_event("spool_recovery_failed", error=self.recovery["error"])
+                return
+            self.recovery = {"state": "done" if res.complete else "interrupted", "records": res.records,
+                             "quarantined": res.quarantined, "segments": res.segments}
+            if res.records or res.quarantined or not res.complete:
+                self.system_event("spool_recovered", records=res.records, quarantined=res.quarantined,
+                                  segments=res.segments, complete=res.complete)
+            return
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -251,7 +339,7 @@ class CaptureDaemon:
                 )
             except (socketio.exceptions.ConnectionError, OSError, ValueError) as exc:
                 self.state = "disconnected"
-                self.system_event("connect_error", attempt=attempt, error=str(exc) or type(exc).__name__)
+                self.system_event("connect_error", attempt=attempt, error=error_chain(exc))
                 attempt += 1
                 await _quietly(client.disconnect())
                 continue

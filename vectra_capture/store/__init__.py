@@ -19,6 +19,7 @@ from vectra_capture.store.manifests import (
     remove_run_file,
     write_manifest,
     write_run_file,
+    write_status_file,
 )
 from vectra_capture.store.notes import DEBUG_NOTE, DEBUG_NOTE_SCHEMA, write_debug_note
 from vectra_capture.store.partitions import (
@@ -33,12 +34,17 @@ from vectra_capture.store.partitions import (
 )
 from vectra_capture.store.quarantine import replace_quarantine_file_set
 from vectra_capture.store.raw_sink import CompactResult, RawSink, recover_spool
+from vectra_capture.store.root import DataRootError, check_data_root, is_disk_full, storage_problem
 
 __all__ = [
     "DEBUG_NOTE",
     "DEBUG_NOTE_SCHEMA",
     "CompactResult",
     "DataPaths",
+    "DataRootError",
+    "check_data_root",
+    "is_disk_full",
+    "storage_problem",
     "FileLock",
     "LockHeld",
     "is_locked",
@@ -68,4 +74,5 @@ __all__ = [
     "write_debug_note",
     "write_records",
     "write_run_file",
+    "write_status_file",
 ]

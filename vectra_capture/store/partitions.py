@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -20,7 +21,12 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def utc_date(ts_us: int) -> str:
-    return datetime.fromtimestamp((ts_us // US_PER_DAY) * 86_400, tz=UTC).strftime("%Y-%m-%d")
+    return _day_text(ts_us // US_PER_DAY)
+
+
+@functools.lru_cache(maxsize=1024)
+def _day_text(day: int) -> str:  # one strftime per day, not per record
+    return datetime.fromtimestamp(day * 86_400, tz=UTC).strftime("%Y-%m-%d")
 
 
 def clean_text(value: str | None) -> str | None:
@@ -79,24 +85,33 @@ def group_by_partition(records: Iterable[RawRecord]) -> dict[tuple[str, str, str
     """(doc_type, source, date) -> records, in arrival order."""
     groups: dict[tuple[str, str, str], list[RawRecord]] = defaultdict(list)
     for rec in records:
-        groups[(rec.doc_type, rec.source, utc_date(rec.ts_us))].append(rec)
+        groups[partition_key(rec)].append(rec)
     return groups
+
+
+def partition_key(rec: RawRecord) -> tuple[str, str, str]:
+    return rec.doc_type, rec.source, utc_date(rec.ts_us)
+
+
+def records_path(paths: DataPaths, key: tuple[str, str, str], name_prefix: str, first_seq: int,
+                 last_seq: int) -> tuple[Path, pa.Schema]:
+    """Where a run of records of one (doc_type, source, date) lands, and its schema:
+    `<prefix>_<first seq>-<last seq>.parquet`, so writing the same records again replaces the
+    same file. Quarantine records go under quarantine/."""
+    doc_type, source, date = key
+    name = f"{name_prefix}_{first_seq:012d}-{last_seq:012d}.parquet"
+    if doc_type == QUARANTINE:
+        return quarantine_dir(paths, source, date) / name, QUARANTINE_SCHEMA
+    return paths.partition_dir(doc_type, date) / name, RAW_SCHEMAS[doc_type]
 
 
 def write_records(paths: DataPaths, records: list[RawRecord], name_prefix: str) -> list[Path]:
     """Land records as Parquet, one file per (doc_type, date), named deterministically
-    `<prefix>_<first seq>-<last seq>.parquet` so writing the same records again replaces
-    the same files. Quarantine records go under quarantine/."""
+    (`records_path`) so writing the same records again replaces the same files."""
     written: list[Path] = []
-    for (doc_type, source, date), group in sorted(group_by_partition(records).items()):
-        name = f"{name_prefix}_{group[0].seq:012d}-{group[-1].seq:012d}.parquet"
-        if doc_type == QUARANTINE:
-            path = quarantine_dir(paths, source, date) / name
-            table = records_to_table(group, QUARANTINE_SCHEMA)
-        else:
-            path = paths.partition_dir(doc_type, date) / name
-            table = records_to_table(group, RAW_SCHEMAS[doc_type])
-        atomic_write_table(path, table)
+    for key, group in sorted(group_by_partition(records).items()):
+        path, schema = records_path(paths, key, name_prefix, group[0].seq, group[-1].seq)
+        atomic_write_table(path, records_to_table(group, schema))
         written.append(path)
     return written
 

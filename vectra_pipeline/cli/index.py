@@ -38,7 +38,7 @@ def index() -> None:
 def build_command(mode: str, tables: tuple[str, ...], data_dir: str | None, as_json: bool) -> None:
     """Build the vector tables, fully or incrementally."""
 
-    paths = resolve_paths(data_dir)
+    paths = resolve_paths(data_dir, write=True)
     try:
         results = build(paths, full=mode == "full", tables=tables or TABLES, progress=_progress)
     except VectorIndexError as exc:
@@ -123,7 +123,7 @@ def notes() -> None:
 @json_option
 def add(text: str, no_index: bool, data_dir: str | None, as_json: bool) -> None:
     """Add a note (Parquet doc_type=debug_note), then index it incrementally."""
-    paths = resolve_paths(data_dir)
+    paths = resolve_paths(data_dir, write=True)
     if not text.strip():
         raise click.ClickException("empty note")
     path = write_debug_note(paths, text)

@@ -31,7 +31,7 @@ def import_cmd(sources: tuple[str, ...], force: bool, workers: int, max_line_byt
                as_json: bool) -> None:
     """Import PATH... (files or folders; default $RUGS_LEGACY_DIR or ~/rugs_recordings)."""
 
-    paths = resolve_paths(data_dir)
+    paths = resolve_paths(data_dir, write=True)
     bar = tqdm(unit="file", file=sys.stderr, disable=None, desc="legacy import")
 
     def on_plan(n: int) -> None:

@@ -67,7 +67,7 @@ def show(event: str | None, data_dir: str | None, as_json: bool) -> None:
 @json_option
 def verify(event: str, status: str, note: str | None, data_dir: str | None, as_json: bool) -> None:
     """Record the verification status of EVENT in manifests/protocol_verification.json."""
-    paths = resolve_paths(data_dir)
+    paths = resolve_paths(data_dir, write=True)
     entry = set_status(paths, event, status, note)  # type: ignore[arg-type]
     if as_json:
         emit_json({"event": event, **entry.model_dump()})

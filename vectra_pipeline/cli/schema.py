@@ -77,7 +77,7 @@ def check(drift: bool, data_dir: str | None, as_json: bool) -> None:
 @json_option
 def migrate(data_dir: str | None, as_json: bool) -> None:
     """Bring the data root to the code's schema version and rewrite the manifest."""
-    outcome = run_migrate(resolve_paths(data_dir))
+    outcome = run_migrate(resolve_paths(data_dir, write=True))
     if as_json:
         emit_json({"passed": outcome.passed, "summary": outcome.summary, **outcome.details})
     else:
