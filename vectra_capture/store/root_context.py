@@ -8,10 +8,13 @@ when the capture daemon starts and whenever a manifest is written (the schema ma
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from vectra_capture.store.atomic import atomic_write_bytes
 from vectra_capture.store.layout import DataPaths
+
+log = logging.getLogger(__name__)
 
 FILE_NAME = "CONTEXT.md"
 SCHEMA_MANIFEST = "schema_version"
@@ -93,5 +96,9 @@ def refresh_root_context(paths: DataPaths) -> bool:
             return False
     except OSError:
         pass
-    atomic_write_bytes(path, text.encode())
+    try:
+        atomic_write_bytes(path, text.encode())
+    except OSError as exc:  # a convenience for readers: never worth failing a capture or a write for
+        log.warning("could not refresh %s: %s", path, exc)
+        return False
     return True
