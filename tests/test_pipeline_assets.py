@@ -19,13 +19,13 @@ from pipeline_helpers import (
     expected_ticks,
     expected_trades,
     parsed_events,
+    pipeline_resources,
     raw_dates,
     raw_paths,
 )
 
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.defs.landing.assets import system_event, ws_event
-from vectra_pipeline.defs.landing.resources import VectraData
 from vectra_pipeline.defs.typed import assets as typed
 from vectra_pipeline.defs.typed import checks
 
@@ -41,7 +41,7 @@ def materialize_all(paths: DataPaths, raise_on_error: bool = True) -> list[dg.Ex
             [*TYPED, ws_event, system_event, LEGACY_SPEC, *ALL_CHECKS],
             selection=dg.AssetSelection.assets(*TYPED) | dg.AssetSelection.checks(*ALL_CHECKS),
             partition_key=date,
-            resources={"vectra_data": VectraData(data_dir=str(paths.root))},
+            resources=pipeline_resources(paths),
             raise_on_error=raise_on_error,
         ))
     return results
@@ -111,9 +111,10 @@ def test_materialization_metadata(request: pytest.FixtureRequest, tmp_path: Path
         for mat in result.get_asset_materialization_events():
             md = mat.materialization.metadata
             key = mat.asset_key.to_user_string()
-            out[key] += md["rows_out"].value
+            out[key] += md["dagster/row_count"].value
             assert {"rows_in", "duplicates_dropped", "model_failures", "preview"} <= set(md)
-            assert md["rows_in"].value == md["rows_out"].value + md["duplicates_dropped"].value + md["model_failures"].value
+            assert md["rows_in"].value == (md["dagster/row_count"].value + md["duplicates_dropped"].value
+                                           + md["model_failures"].value)
     assert out["game_tick"] == len(expected_ticks(events))
     assert out["player_action"] == len(expected_trades(events))
     evaluations = [e for r in results for e in r.get_asset_check_evaluations()]

@@ -11,20 +11,19 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from pipeline_helpers import fixture_events, fixture_records, land, raw_dates, raw_paths
+from pipeline_helpers import fixture_events, fixture_records, land, pipeline_resources, raw_dates, raw_paths
 from test_pipeline_assets import LEGACY_SPEC, TYPED, materialize_all
 
 from vectra_capture.store import atomic_write_bytes, replace_partition, write_partition_file
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.defs.landing.assets import system_event, ws_event
-from vectra_pipeline.defs.landing.resources import VectraData
 from vectra_pipeline.defs.typed import checks
 from vectra_pipeline.defs.typed.sensors import landing_zone_sensor
 from vectra_pipeline.derive.schema_manifest import SCHEMA_VERSION, migrate
 
 
 def resources(paths: DataPaths) -> dict:
-    return {"vectra_data": VectraData(data_dir=str(paths.root))}
+    return pipeline_resources(paths)
 
 
 def run_checks(paths: DataPaths, *selected: dg.AssetChecksDefinition) -> dict[str, dg.AssetCheckEvaluation]:

@@ -1,4 +1,9 @@
-"""The Dagster code location. Everything under defs/ is discovered; nothing heavy is imported here."""
+"""The Dagster code location. Everything under defs/ is discovered; nothing heavy is imported here.
+
+Runs execute in one process (in_process_executor): a typed partition is ~9 steps (the derivation,
+games, their checks) of well under a second each, and the default multiprocess executor starts a
+Python per step that re-imports this code location (seconds each on two cores). In one process the
+steps also share the DuckDB settings, the embedder and its loaded model."""
 
 from pathlib import Path
 
@@ -7,4 +12,7 @@ import dagster as dg
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent / "defs")
+    return dg.Definitions.merge(
+        dg.load_from_defs_folder(path_within_project=Path(__file__).parent / "defs"),
+        dg.Definitions(executor=dg.in_process_executor),
+    )

@@ -26,8 +26,6 @@ class VectorIndexResource(dg.ConfigurableResource):
     @property
     def embedder(self) -> Any:
         if self._embedder is None:  # called outside a run (tests calling assets directly)
-            from vectra_pipeline.index.embedder import get_embedder
-
             self._embedder = get_embedder(self.model)
         return self._embedder
 
