@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
+import pyarrow as pa
 
 from vectra_pipeline.defs.landing.assets import DAILY
 from vectra_pipeline.defs.landing.checks import freshness_evaluation, freshness_outcome
@@ -52,13 +53,13 @@ def run_key(date: str, assets: set[str], ws_digests: dict[str, str]) -> str:
 def read_cursor(cursor: str | None) -> dict[str, Any]:
     """{"v", "raw": {doc_type: {date: digest}}, "freshness": {"passed", "at"}}. A cursor from before
     version 2 (entries [digest, files, bytes] with another digest) counts every partition as not
-    reported yet, but keeps its file count and bytes ("legacy", until each date is reported) so an
+    reported yet, but keeps its file count and bytes ("before_v2", until each date is reported) so an
     unchanged date is reported without being re-derived."""
     data = json.loads(cursor) if cursor else {}
     if data.get("v") == CURSOR_VERSION:
         return data
-    legacy = {dt: {d: e[1:] for d, e in dates.items()} for dt, dates in data.items() if isinstance(dates, dict)}
-    return {"v": CURSOR_VERSION, "raw": {}, "freshness": None, "legacy": legacy}
+    old = {dt: {d: e[1:] for d, e in dates.items()} for dt, dates in data.items() if isinstance(dates, dict)}
+    return {"v": CURSOR_VERSION, "raw": {}, "freshness": None, "before_v2": old}
 
 
 @dg.sensor(
@@ -72,7 +73,7 @@ def read_cursor(cursor: str | None) -> dict[str, Any]:
 def landing_zone_sensor(context: dg.SensorEvaluationContext, data_root: DataRootResource) -> dg.SensorResult:
     paths = data_root.paths()
     state = read_cursor(context.cursor)
-    legacy: dict[str, dict[str, list]] = state.pop("legacy", {})
+    before_v2: dict[str, dict[str, list]] = state.pop("before_v2", {})
     now = digests(paths)
     # partitions gone from the disk are forgotten (a later one at that date is new)
     reported = state["raw"] = {dt: {d: v for d, v in dates.items() if d in now.get(dt, {})}
@@ -86,13 +87,13 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot
         digest, files = now[doc_type][date]
         try:
             summary = summarize(files)
-        except (FileNotFoundError, OSError) as exc:  # replaced while read: the next tick sees it settled
-            context.log.info("%s %s changed while read (%s); next tick", doc_type, date, exc)
+        except (OSError, pa.ArrowException) as exc:  # replaced while read: the next tick sees it settled
+            context.log.warning("%s %s could not be read (%s); retried next tick", doc_type, date, exc)
             continue
         if FIRST_DATE <= date <= today:  # a partition outside the definition cannot hold events
             events += partition_events(doc_type, date, digest, summary)
         reported.setdefault(doc_type, {})[date] = digest
-        old = legacy.get(doc_type, {}).pop(date, None)
+        old = before_v2.get(doc_type, {}).pop(date, None)
         if doc_type == "ws_event" and old != [summary.files, summary.bytes]:
             changed.append(date)
     ws_digests = {d: digest for d, (digest, _) in now.get("ws_event", {}).items()}
@@ -107,8 +108,8 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot
     if len(todo) > MAX_REPORTS_PER_TICK:
         context.log.info("%d more changed raw partitions are reported on the next ticks",
                          len(todo) - MAX_REPORTS_PER_TICK)
-    if any(legacy.values()):
-        state["legacy"] = {dt: dates for dt, dates in legacy.items() if dates}
+    if any(before_v2.values()):
+        state["before_v2"] = {dt: dates for dt, dates in before_v2.items() if dates}
     events += freshness_events(data_root, state)
     return dg.SensorResult(run_requests=requests, asset_events=events, cursor=json.dumps(state, sort_keys=True))
 
