@@ -11,14 +11,13 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from pipeline_helpers import fixture_events, fixture_records, land, raw_dates, raw_paths
+from pipeline_helpers import fixture_events, fixture_records, land, pipeline_resources, raw_dates, raw_paths
 from test_pipeline_assets import LEGACY_SPEC, TYPED, materialize_all
 
 from vectra_capture.store import atomic_write_bytes, replace_partition, write_manifest, write_partition_file
 from vectra_capture.store.envelope import RawRecord
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.defs.landing.assets import system_event, ws_event
-from vectra_pipeline.defs.landing.resources import VectraData
 from vectra_pipeline.defs.typed import checks
 from vectra_pipeline.defs.typed.sensors import landing_zone_sensor
 from vectra_pipeline.derive.schema_manifest import SCHEMA_VERSION, check_manifest, expected_manifest, migrate
@@ -26,7 +25,7 @@ from vectra_pipeline.query import Query
 
 
 def resources(paths: DataPaths) -> dict:
-    return {"vectra_data": VectraData(data_dir=str(paths.root))}
+    return pipeline_resources(paths)
 
 
 def run_checks(paths: DataPaths, *selected: dg.AssetChecksDefinition) -> dict[str, dg.AssetCheckEvaluation]:

@@ -30,6 +30,11 @@ def test_asset_metadata_and_model_check(tmp_path) -> None:
     meta = result.get_asset_materialization_events()[0].materialization.metadata
     assert meta["documents_embedded"].value == len(list((repo_root() / "docs" / "decisions").glob("*.md")))
     assert {"documents_skipped", "seconds", "docs_per_s"} <= set(meta)
+    # Dagster's standard keys: the table's rows, its columns, a preview of its first rows
+    assert meta["dagster/row_count"].value == meta["documents_embedded"].value
+    columns = [c.name for c in meta["dagster/column_schema"].value.columns]
+    assert columns[:3] == ["id", "text", "vector"] and "text_hash" in columns
+    assert "| id | text |" in meta["preview"].value and "vector" not in meta["preview"].value.splitlines()[0]
     [check] = result.get_asset_check_evaluations()
     assert check.passed
     # second run: nothing new, nothing embedded
