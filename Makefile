@@ -39,6 +39,7 @@ bench: install
 	$(PY) bench/legacy.py
 	$(PY) bench/derive.py --scale 0.1
 	$(PY) bench/index.py --no-ivf
+	$(PY) bench/dagster_run.py
 	$(PY) bench/cdp.py
 
 clean:

@@ -22,7 +22,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import psutil
@@ -142,18 +144,35 @@ def bench_real_rate(seconds: float, workdir: Path) -> dict:
             "cpu_percent_of_one_core": round(100 * (cpu1 - cpu0) / wall, 2), "peak_rss_mb": round(hwm_kb / 1024, 1)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=50, help="repetitions of the 200-event sample at speed 0")
+def bench_arguments(doc: str, repeat: int, unit: str) -> argparse.Namespace:
+    """The capture benches' options: --repeat (of the 200-<unit> sample at speed 0), --real-seconds."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=repeat, help=f"repetitions of the 200-{unit} sample at speed 0")
     parser.add_argument("--real-seconds", type=float, default=60.0, help="measurement window at the real rate")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def machine() -> dict:
+    return {"cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0]}
+
+
+Measure = Callable[[Any, Path], dict]
+
+
+def measure(args: argparse.Namespace, baseline: Measure, candidate: Measure, real_rate: Measure) -> tuple[dict, ...]:
+    """A capture bench's three measurements in one throwaway folder, in the same run: the baseline's
+    and the candidate's throughput (--repeat), then the candidate's cost at the real rate (--real-seconds)."""
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        bare = bench_bare(args.repeat, workdir)
-        daemon = bench_daemon(args.repeat, workdir)
-        real = bench_real_rate(args.real_seconds, workdir)
+        return (baseline(args.repeat, workdir), candidate(args.repeat, workdir),
+                real_rate(args.real_seconds, workdir))
+
+
+def main() -> None:
+    args = bench_arguments(__doc__, 50, "event")
+    bare, daemon, real = measure(args, bench_bare, bench_daemon, bench_real_rate)
     result = {
-        "machine": {"cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0]},
+        "machine": machine(),
         "throughput": {"bare_client": bare, "daemon": daemon,
                        "ratio_daemon_vs_bare": round(daemon["events_per_s"] / bare["events_per_s"], 3)},
         "real_rate": real,

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -21,7 +20,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -31,7 +29,7 @@ import duckdb
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from capture import SAMPLES, VECTRA, free_port, start_feed  # noqa: E402  (the socket bench's helpers)
+from capture import SAMPLES, VECTRA, bench_arguments, free_port, machine, measure, start_feed  # noqa: E402  (the socket bench's helpers)
 
 CHROMIUM_FLAGS = ["--headless=new", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -78,6 +76,15 @@ def wait_status(data: Path, predicate, timeout: float = 600) -> float:
     raise RuntimeError(f"timed out waiting on {data}: {read_status(data)}")
 
 
+def capture_tab(cdp_port: int, data: Path, url: str) -> subprocess.Popen:
+    """`vectra capture --cdp` attached to the browser, then a tab on `url` (so its socket is seen from the start)."""
+    daemon = subprocess.Popen([*VECTRA, "capture", "--cdp", f"http://127.0.0.1:{cdp_port}", "--data-dir", str(data)],
+                              stderr=subprocess.DEVNULL)
+    wait_status(data, lambda st: st.get("browser") == "attached", 60)
+    open_tab(cdp_port, url)
+    return daemon
+
+
 def landed(data: Path) -> tuple[int, float]:
     """(received ws_event rows other than acks, first ts in seconds)."""
     n, first = duckdb.connect().execute(
@@ -104,11 +111,8 @@ def bench_cdp(repeat: int, workdir: Path) -> dict:
     browser, cdp_port = start_chromium(workdir)
     port, data, expected = free_port(), workdir / "cdp_data", 200 * repeat
     feed = start_feed(port, 0, repeat, workdir)
-    daemon = subprocess.Popen([*VECTRA, "capture", "--cdp", f"http://127.0.0.1:{cdp_port}", "--data-dir", str(data)],
-                              stderr=subprocess.DEVNULL)
     try:
-        wait_status(data, lambda st: st.get("browser") == "attached", 60)
-        open_tab(cdp_port, f"http://127.0.0.1:{port}/?ping=3600")
+        daemon = capture_tab(cdp_port, data, f"http://127.0.0.1:{port}/?ping=3600")
         # the page's first application ping and its ack land too
         durable_at = wait_status(data, lambda st: st.get("written", 0) >= expected + 2)
         feed.wait(600)
@@ -135,11 +139,8 @@ def bench_real_rate(seconds: float, workdir: Path) -> dict:
     browser, cdp_port = start_chromium(workdir)
     port, data = free_port(), workdir / "real_rate_data"
     feed = start_feed(port, 1, None, workdir)
-    daemon = subprocess.Popen([*VECTRA, "capture", "--cdp", f"http://127.0.0.1:{cdp_port}", "--data-dir", str(data)],
-                              stderr=subprocess.DEVNULL)
     try:
-        wait_status(data, lambda st: st.get("browser") == "attached", 60)
-        open_tab(cdp_port, f"http://127.0.0.1:{port}/")
+        daemon = capture_tab(cdp_port, data, f"http://127.0.0.1:{port}/")
         time.sleep(8)  # imports, page load, first frames: not the steady state
         proc, chrome = psutil.Process(daemon.pid), psutil.Process(browser.pid)
         cpu0, chrome0, t0 = _cpu(proc), _cpu(chrome, tree=True), time.monotonic()
@@ -163,17 +164,10 @@ def bench_real_rate(seconds: float, workdir: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=20, help="repetitions of the 200-frame sample at speed 0")
-    parser.add_argument("--real-seconds", type=float, default=60.0, help="measurement window at the real rate")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        socket_result = bench_socket(args.repeat, workdir)
-        cdp_result = bench_cdp(args.repeat, workdir)
-        real = bench_real_rate(args.real_seconds, workdir)
+    args = bench_arguments(__doc__, 20, "frame")
+    socket_result, cdp_result, real = measure(args, bench_socket, bench_cdp, bench_real_rate)
     print(json.dumps({
-        "machine": {"cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0]},
+        "machine": machine(),
         "recording": SAMPLES.name,
         "throughput": {"socket_capture": socket_result, "cdp_capture": cdp_result,
                        "ratio_cdp_vs_socket": round(cdp_result["frames_per_s"] / socket_result["frames_per_s"], 3)},

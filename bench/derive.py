@@ -1,5 +1,5 @@
 """Benchmark: one synthetic day of raw ws_event Parquet at the real feed's shape and volume
-(PROTOCOL.md: ~1,400 games, ~0.5 M events, 3-5 GB of JSON) -> all typed partitions.
+(docs/protocol.md: ~1,400 games, ~0.5 M events, 3-5 GB of JSON) -> all typed partitions.
 
 Payloads are built from the real fixture payloads (same keys, leaderboards, rugRoyale blobs,
 gameHistory entries with real globalTrades) with varied ids, prices, ticks and positions.

@@ -4,7 +4,7 @@
 2. Incremental build with nothing new: seconds (target < 2 s), in-process and as a `vectra` CLI call.
 3. Query latency p50/p95 at 100k rows (target p50 < 50 ms): 100k random unit vectors written straight
    into a LanceDB table in a temp dir; flat vector search, IVF_PQ, and hybrid (vector + FTS, RRF).
-4. End-to-end `vector_index.search(...)` at 100k rows (what `vectra index query` and agents call): embeds
+4. End-to-end `vectra_pipeline.index.search.search(...)` at 100k rows (what `vectra index query` and agents call): embeds
    the query text with the real model, opens the table, hybrid search with RRF, result dicts. Table open
    and query embedding are also timed alone, so the raw numbers of 3 and this one can be compared.
 
@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -32,8 +33,10 @@ from vectors_helpers import sample_events, write_fixture_raw  # noqa: E402
 from vectra_capture.store import write_records  # noqa: E402
 from vectra_capture.store.envelope import RawRecord  # noqa: E402
 from vectra_capture.store.layout import DataPaths  # noqa: E402
-from vectra_pipeline.index import build as vi  # noqa: E402
+from vectra_pipeline.index.build import build, ensure_indexes  # noqa: E402
 from vectra_pipeline.index.embedder import get_embedder  # noqa: E402
+from vectra_pipeline.index.search import search  # noqa: E402
+from vectra_pipeline.index.tables import connect, open_table, table_schema  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:
@@ -63,15 +66,15 @@ def bench_build(work: Path, trades: int) -> dict:
     embedder.warm()
     # the first encode after loading is ~30 % slower (torch warm-up): pay it before either side is timed
     embedder.embed([f"warm-up sentence {i} about a trade in game {i * 7}" for i in range(96)])
-    [full] = vi.build(paths, full=True, tables=["events"], embedder=embedder)
-    texts = vi.open_table(paths, "events").to_arrow()["text"].to_pylist()
+    [full] = build(paths, full=True, tables=["events"], embedder=embedder)
+    texts = open_table(paths, "events").to_arrow()["text"].to_pylist()
     t0 = time.perf_counter()
     embedder.embed(texts)
     encode_s = time.perf_counter() - t0
     encode_rate = len(texts) / encode_s
     build_rate = full.embedded / full.seconds
     t0 = time.perf_counter()
-    [noop] = vi.build(paths, full=False, tables=["events"], embedder=embedder)
+    [noop] = build(paths, full=False, tables=["events"], embedder=embedder)
     noop_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "vectra_pipeline.cli", "index", "build", "--incremental", "--table", "events",
@@ -85,7 +88,6 @@ def bench_build(work: Path, trades: int) -> dict:
 
 def bench_query(work: Path, rows: int, ivf: bool) -> dict:
     import lancedb
-    import pyarrow as pa
     from lancedb.index import FTS, IvfPq
     from lancedb.rerankers import RRFReranker
 
@@ -138,11 +140,7 @@ def bench_query(work: Path, rows: int, ivf: bool) -> dict:
 
 
 def bench_e2e(work: Path, rows: int, ivf: bool) -> dict:
-    """vectra's own search over a table in vectra's schema (indexes made by the build's _ensure_indexes)."""
-    import pyarrow as pa
-
-    from vectra_pipeline.index import tables
-
+    """vectra's own search over a table in vectra's schema (indexes made by the build's ensure_indexes)."""
     paths = DataPaths.resolve(work / "e2e")
     embedder = get_embedder()
     embedder.warm()
@@ -152,7 +150,7 @@ def bench_e2e(work: Path, rows: int, ivf: bool) -> dict:
     words = np.array(["trade", "buy", "sell", "rug", "peak", "tick", "game", "chat", "player", "sidebet",
                       "leaderboard", "price", "cash", "fields", "playerUpdate", "decimals"])
     kinds = np.array(["trade", "chat", "game", "protocol"])[rng.integers(0, 4, rows)]
-    schema = vi.table_schema(embedder)
+    schema = table_schema(embedder)
     cols = {"id": [f"r{i}" for i in range(rows)], "text": [" ".join(rng.choice(words, 8)) for _ in range(rows)],
             "vector": pa.FixedSizeListArray.from_arrays(pa.array(vecs.ravel()), embedder.dim),
             "kind": kinds, "event_name": [None] * rows, "game_id": [None] * rows, "player_id": [None] * rows,
@@ -160,11 +158,11 @@ def bench_e2e(work: Path, rows: int, ivf: bool) -> dict:
             "text_hash": ["x"] * rows}
     data = pa.table({f.name: pa.array(cols[f.name], type=f.type) for f in schema}, schema=schema)
     t0 = time.perf_counter()
-    tbl = tables.connect(paths).create_table("events", data=data, schema=schema)
+    tbl = connect(paths).create_table("events", data=data, schema=schema)
     if ivf:
-        vi._ensure_indexes(tbl, rows)  # FTS + IVF_PQ, as a build of this size would make
+        ensure_indexes(tbl, rows)  # FTS + IVF_PQ, as a build of this size would make
     else:
-        vi._ensure_indexes(tbl, 0)  # FTS only: flat vector search
+        ensure_indexes(tbl, 0)  # FTS only: flat vector search
     out: dict = {"rows": rows, "index": "ivf_pq" if ivf else "flat", "setup_s": round(time.perf_counter() - t0, 1)}
     questions = ["What fields are in playerUpdate?", "why are prices decimals?", "when did the game rug at its peak?",
                  "which player sold at the top?", "side bet payout", "chat about the leaderboard"] * 5
@@ -178,12 +176,12 @@ def bench_e2e(work: Path, rows: int, ivf: bool) -> dict:
             times.append(time.perf_counter() - t)
         return round(pct(times, 50), 2), round(pct(times, 95), 2)
 
-    out["open_table_p50_ms"], out["open_table_p95_ms"] = lat(lambda q: vi.open_table(paths, "events"))
+    out["open_table_p50_ms"], out["open_table_p95_ms"] = lat(lambda q: open_table(paths, "events"))
     out["embed_query_p50_ms"], out["embed_query_p95_ms"] = lat(lambda q: embedder.embed([q]))
     out["search_e2e_p50_ms"], out["search_e2e_p95_ms"] = lat(
-        lambda q: vi.search(q, "events", limit=10, paths=paths, embedder=embedder))
+        lambda q: search(q, "events", limit=10, paths=paths, embedder=embedder))
     out["search_e2e_filtered_p50_ms"], out["search_e2e_filtered_p95_ms"] = lat(
-        lambda q: vi.search(q, "events", where="kind = 'trade'", limit=10, paths=paths, embedder=embedder))
+        lambda q: search(q, "events", where="kind = 'trade'", limit=10, paths=paths, embedder=embedder))
     return out
 
 

@@ -21,6 +21,7 @@ import pytest
 from vectra_capture.store import write_records
 from vectra_capture.store.envelope import RawRecord
 from vectra_capture.store.layout import DataPaths
+from vectra_pipeline.defs.landing.resources import DataRootResource, VectraDuckDBResource
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = FIXTURES / "raw" / "websocket_raw_samples.jsonl"
@@ -92,6 +93,11 @@ def raw_paths(request: pytest.FixtureRequest, tmp_path: Path, captured: bool = T
         land(paths, fixture_records("samples", samples), "samples")
     land(paths, fixture_records("auth", auth), "auth")
     return paths
+
+
+def pipeline_resources(paths: DataPaths, **data_root: object) -> dict:
+    """The resources the typed assets and checks run with, on the data root `paths`."""
+    return {"data_root": DataRootResource(data_dir=str(paths.root), **data_root), "duckdb": VectraDuckDBResource()}
 
 
 def raw_dates(paths: DataPaths) -> list[str]:

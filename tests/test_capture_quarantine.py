@@ -74,6 +74,6 @@ def test_bad_frames_are_quarantined_with_reasons(tmp_path) -> None:
     assert len(quarantined) == len(BAD)
     by_raw = {q["raw"]: q["reason"] for q in quarantined}
     for frame, reason in BAD:
-        raw = frame if isinstance(frame, bytes) else frame.encode()
+        raw = frame if isinstance(frame, bytes) else b"4" + frame.encode()  # the WebSocket message verbatim
         assert reason in by_raw[raw], (frame[:30], by_raw.get(raw))
     assert {q["origin"] for q in quarantined} == {"socket:received"}

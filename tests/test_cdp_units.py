@@ -15,10 +15,11 @@ from conftest import FIXTURES, free_port
 
 from vectra_capture.cdp.clock import BrowserClock
 from vectra_capture.cdp.endpoint import CdpEndpointError, check_cdp_url, is_loopback_host
-from vectra_capture.cdp.redact import Redactor, fingerprint, redact_url
+from vectra_capture.cdp.redact import Redactor, fingerprint
 from vectra_capture.live_state import LiveState
 from vectra_capture.replay.server import ReplayOptions, ReplayServer
 from vectra_capture.replay.sources import load_recordings
+from vectra_capture.urls import redact_url
 
 
 def _fp(text: str) -> str:
@@ -47,9 +48,10 @@ def test_credentials_in_sent_packets_are_fingerprinted() -> None:
     assert fingerprint({"a": 1}) == _fp('{"a":1}')
 
 
-def test_urls_lose_userinfo_and_credential_query_values() -> None:
+def test_socket_urls_lose_userinfo_and_credential_query_values() -> None:
+    """The browser's socket and page URLs go through the one URL redaction (vectra_capture/urls.py)."""
     assert redact_url("wss://user:pw@backend.rugs.fun/socket.io/?frontend-version=1.0&EIO=4&transport=websocket") == \
-        "wss://backend.rugs.fun/socket.io/?frontend-version=1.0&EIO=4&transport=websocket"
+        "wss://REDACTED@backend.rugs.fun/socket.io/?frontend-version=1.0&EIO=4&transport=websocket"
     out = redact_url("https://x.test/p?token=abc&a=1#f")
     assert "abc" not in out and out.startswith("https://x.test/p?token=") and out.endswith("&a=1#f")
 

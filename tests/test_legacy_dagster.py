@@ -11,6 +11,7 @@ import dagster as dg
 from legacy_helpers import copy_fixtures, plain_counts, query
 
 from vectra_capture.legacy.importer import import_legacy
+from vectra_capture.store.envelope import RAW_SCHEMAS
 from vectra_pipeline.defs.legacy.assets import legacy_recordings
 from vectra_pipeline.defs.legacy.resources import LegacyImportResource
 from vectra_pipeline.defs.legacy.sensors import RETRY_SECONDS, legacy_recordings_sensor
@@ -38,10 +39,15 @@ def test_asset_materializes_with_per_file_metadata(tmp_path: Path) -> None:
             assert f in table
         rows = query(f"SELECT count(*) FROM read_parquet('{data}/events_parquet/doc_type=ws_event/*/*.parquet')")
         assert rows == [(meta["records"].value,)]
+        # Dagster's standard keys: every legacy row in the store, the raw columns, a preview of rows
+        assert rows == [(meta["dagster/row_count"].value,)]
+        assert [c.name for c in meta["dagster/column_schema"].value.columns] == RAW_SCHEMAS["ws_event"].names
+        assert "| ts | event_name |" in meta["preview"].value and "legacy-" in meta["preview"].value
 
         again = dg.materialize([legacy_recordings], resources={"legacy_import": resource}, instance=instance)
         meta2 = again.asset_materializations_for_node("legacy_recordings")[0].metadata
         assert meta2["skipped_files"].value == 3 and meta2["records"].value == 0
+        assert meta2["dagster/row_count"].value == meta["dagster/row_count"].value  # still in the store
         assert "| skipped |" in meta2["per_file"].value
 
 

@@ -1,4 +1,4 @@
-"""The legacy import into a real data root: rows per CONTRACTS.md, reruns, changed files, split games,
+"""The legacy import into a real data root: the ws_event and quarantine rows it writes, reruns, changed files, split games,
 the CLI and the JSONL export, all over real Parquet read back with DuckDB."""
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from vectra_capture.legacy.importer import import_legacy
 from vectra_capture.store import read_manifest
 from vectra_capture.store.envelope import QUARANTINE_SCHEMA, WS_EVENT_SCHEMA
 from vectra_capture.store.layout import DataPaths
+from vectra_pipeline.cli import main
+from vectra_pipeline.cli.data import export
 
 
 @pytest.fixture(scope="module")
@@ -202,8 +204,6 @@ def test_split_game_lands_under_one_game_id_and_dedups_in_duckdb(tmp_path: Path)
 
 
 def test_cli_json_and_human(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vectra_pipeline.cli import main
-
     legacy = copy_fixtures(tmp_path / "legacy", ["game_20251030_121110_da674ded.jsonl", "game_20251031_150533.jsonl"])
     monkeypatch.setenv("RUGS_LEGACY_DIR", str(legacy))
     data = tmp_path / "data"
@@ -220,8 +220,6 @@ def test_cli_json_and_human(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_export_jsonl_round_trips(imported: tuple[DataPaths, dict], tmp_path: Path) -> None:
-    from vectra_pipeline.cli.data import export
-
     paths, _ = imported
     out = tmp_path / "export"
     res = CliRunner().invoke(export, ["--format", "jsonl", "--output", str(out), "--data-dir", str(paths.root),

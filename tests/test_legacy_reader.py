@@ -9,15 +9,9 @@ from pathlib import Path
 import pytest
 from legacy_helpers import FIXTURES, RAW_SAMPLES, line_of, plain_counts
 
-from vectra_capture.legacy.reader import (
-    CAPTURE,
-    FEED_SAMPLE,
-    GAME,
-    HEADER,
-    UNKNOWN,
-    read_legacy_file,
-    to_utc_us,
-)
+from vectra_capture.legacy.formats import CAPTURE, FEED_SAMPLE, GAME, HEADER, UNKNOWN
+from vectra_capture.legacy.reader import read_legacy_file
+from vectra_capture.legacy.timestamps import to_utc_us
 
 ALL_FILES = sorted(FIXTURES.glob("*.jsonl"))
 

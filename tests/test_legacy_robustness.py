@@ -10,8 +10,10 @@ import pytest
 from click.testing import CliRunner
 from legacy_helpers import FIXTURES, copy_fixtures, plain_counts, query
 
-from vectra_capture.legacy.importer import import_legacy
+from vectra_capture.legacy.importer import MANIFEST, import_file, import_legacy
+from vectra_capture.store import write_manifest
 from vectra_capture.store.layout import DataPaths
+from vectra_pipeline.cli import main
 
 # first (in sort order) on 2025-10-30 UTC only; the other two on 2025-11-02, with no broken lines
 FILES = ["game_20251030_121110_da674ded.jsonl", "game_20251102_184324.jsonl", "game_20251102_184337.jsonl"]
@@ -70,8 +72,6 @@ def test_a_failing_file_does_not_stop_the_others_and_is_retried(tmp_path: Path) 
 
 
 def test_cli_reports_failed_files_and_exits_non_zero(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vectra_pipeline.cli import main
-
     legacy = copy_fixtures(tmp_path / "legacy", FILES[:2])
     monkeypatch.setenv("RUGS_LEGACY_DIR", str(legacy))
     data = tmp_path / "data"
@@ -106,9 +106,6 @@ def test_same_file_name_in_two_folders_keeps_both(tmp_path: Path) -> None:
 
 
 def test_rows_under_a_pre_v2_bare_name_key_are_replaced_not_duplicated(tmp_path: Path) -> None:
-    from vectra_capture.legacy.importer import MANIFEST, import_file
-    from vectra_capture.store import write_manifest
-
     a = tmp_path / "a"
     a.mkdir()
     src = a / "game_x.jsonl"

@@ -19,15 +19,16 @@ from pipeline_helpers import (
     expected_ticks,
     expected_trades,
     parsed_events,
+    pipeline_resources,
     raw_dates,
     raw_paths,
 )
 
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.defs.landing.assets import system_event, ws_event
-from vectra_pipeline.defs.landing.resources import VectraData
 from vectra_pipeline.defs.typed import assets as typed
 from vectra_pipeline.defs.typed import checks
+from vectra_pipeline.derive.schemas import TYPED_SCHEMAS
 
 TYPED = [typed.typed_from_raw, typed.games]
 LEGACY_SPEC = dg.AssetSpec("legacy_recordings")
@@ -41,7 +42,7 @@ def materialize_all(paths: DataPaths, raise_on_error: bool = True) -> list[dg.Ex
             [*TYPED, ws_event, system_event, LEGACY_SPEC, *ALL_CHECKS],
             selection=dg.AssetSelection.assets(*TYPED) | dg.AssetSelection.checks(*ALL_CHECKS),
             partition_key=date,
-            resources={"vectra_data": VectraData(data_dir=str(paths.root))},
+            resources=pipeline_resources(paths),
             raise_on_error=raise_on_error,
         ))
     return results
@@ -111,13 +112,28 @@ def test_materialization_metadata(request: pytest.FixtureRequest, tmp_path: Path
         for mat in result.get_asset_materialization_events():
             md = mat.materialization.metadata
             key = mat.asset_key.to_user_string()
-            out[key] += md["rows_out"].value
+            out[key] += md["dagster/row_count"].value
             assert {"rows_in", "duplicates_dropped", "model_failures", "preview"} <= set(md)
-            assert md["rows_in"].value == md["rows_out"].value + md["duplicates_dropped"].value + md["model_failures"].value
+            assert md["rows_in"].value == (md["dagster/row_count"].value + md["duplicates_dropped"].value
+                                           + md["model_failures"].value)
+            # Dagster's standard keys: the partition's rows, the columns written, a Markdown preview
+            assert md["dagster/partition_row_count"].value == md["dagster/row_count"].value
+            assert [c.name for c in md["dagster/column_schema"].value.columns] == TYPED_SCHEMAS[key].names
+            assert isinstance(md["preview"], dg.MarkdownMetadataValue)
+            rows_written = sum(pq.read_metadata(f).num_rows
+                               for f in paths.doc_type_dir(key).glob(f"date={mat.materialization.partition}/*.parquet"))
+            assert md["dagster/row_count"].value == rows_written
+            if rows_written:
+                assert md["preview"].value.count("\n| ") == 1 + min(rows_written, 5)  # header and up to 5 rows
     assert out["game_tick"] == len(expected_ticks(events))
     assert out["player_action"] == len(expected_trades(events))
     evaluations = [e for r in results for e in r.get_asset_check_evaluations()]
     assert evaluations and all(e.passed for e in evaluations)
+    # the column schema is also on the definitions, so the UI shows it before any run
+    for spec in [*typed.typed_from_raw.specs, *typed.games.specs]:
+        schema = spec.metadata["dagster/column_schema"]
+        assert [c.name for c in schema.columns] == TYPED_SCHEMAS[spec.key.to_user_string()].names
+        assert spec.description.startswith("One row per")
 
 
 def test_keys_are_unique(derived: DataPaths) -> None:
@@ -168,7 +184,7 @@ def test_duplicated_capture_is_deduplicated(request: pytest.FixtureRequest, tmp_
     from pipeline_helpers import fixture_events, fixture_records, land
 
     paths = raw_paths(request, tmp_path, captured=False)
-    # two more clients on the same feed (PROTOCOL.md: one capture held every event 3 times)
+    # two more clients on the same feed (docs/protocol.md: one capture held every event 3 times)
     land(paths, fixture_records("client-2", fixture_events()), "client-2")
     land(paths, fixture_records("client-3", fixture_events()), "client-3")
     results = materialize_all(paths)

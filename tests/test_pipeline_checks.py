@@ -11,20 +11,21 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from pipeline_helpers import fixture_events, fixture_records, land, raw_dates, raw_paths
+from pipeline_helpers import fixture_events, fixture_records, land, pipeline_resources, raw_dates, raw_paths
 from test_pipeline_assets import LEGACY_SPEC, TYPED, materialize_all
 
-from vectra_capture.store import atomic_write_bytes, replace_partition, write_partition_file
+from vectra_capture.store import atomic_write_bytes, replace_partition, write_manifest, write_partition_file
+from vectra_capture.store.envelope import RawRecord
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.defs.landing.assets import system_event, ws_event
-from vectra_pipeline.defs.landing.resources import VectraData
 from vectra_pipeline.defs.typed import checks
 from vectra_pipeline.defs.typed.sensors import landing_zone_sensor
-from vectra_pipeline.derive.schema_manifest import SCHEMA_VERSION, migrate
+from vectra_pipeline.derive.schema_manifest import SCHEMA_VERSION, check_manifest, expected_manifest, migrate
+from vectra_pipeline.query import Query
 
 
 def resources(paths: DataPaths) -> dict:
-    return {"vectra_data": VectraData(data_dir=str(paths.root))}
+    return pipeline_resources(paths)
 
 
 def run_checks(paths: DataPaths, *selected: dg.AssetChecksDefinition) -> dict[str, dg.AssetCheckEvaluation]:
@@ -142,6 +143,63 @@ def test_manifest_check_missing_garbled_old_and_mismatched(derived: DataPaths, m
     write_partition_file(derived, "game_tick", date, "stray.parquet", t.append_column("surprise", pa.array([1] * len(t))))
     evaluation = run_schema_job(derived)["schema_manifest"]
     assert not evaluation.passed and evaluation.metadata["mismatches"].value == 1
+
+
+def _typed_counts(paths: DataPaths) -> dict[str, int]:
+    q = Query(paths)
+    try:
+        return {t: q.rows(f"SELECT count(*) AS n FROM {t}")[0]["n"]
+                for t in ("game_tick", "player_action", "server_state", "complete_game", "games")}
+    finally:
+        q.close()
+
+
+def test_v1_files_mixed_with_v2_files(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Schema v2 added ws_event.namespace / ack_id (v3 socket_id). A data root whose older files lack
+    them migrates without rewriting them; the check, the typed derivations and the query views all
+    work on the mix."""
+    paths = raw_paths(request, tmp_path, captured=False)
+    old_files = sorted(paths.doc_type_dir("ws_event").glob("date=*/*.parquet"))
+    assert old_files
+    for f in old_files:  # as written by v1 code
+        table = pq.read_table(f).drop_columns(["namespace", "ack_id", "socket_id"])
+        write_partition_file(paths, "ws_event", f.parent.name.split("=", 1)[1], f.name, table)
+    v1 = expected_manifest()
+    v1 = {"version": 1, "doc_types": {**v1["doc_types"], "ws_event": {
+        k: t for k, t in v1["doc_types"]["ws_event"].items() if k not in ("namespace", "ack_id", "socket_id")}}}
+    write_manifest(paths, "schema_version", v1)
+    q = Query(paths)  # every v2 column is in the view, null for v1 rows
+    assert q.rows("SELECT count(*) > 0 AS rows, count(namespace) AS ns, count(ack_id) AS ids FROM ws_event"
+                  ) == [{"rows": True, "ns": 0, "ids": 0}]
+    q.close()
+
+    assert not check_manifest(paths).passed  # v1 manifest, v3 code
+    migrated = migrate(paths)
+    assert migrated.passed and migrated.details["migrations"] == ["1->2", "2->3"]
+    checked = check_manifest(paths)
+    assert checked.passed and checked.details["files_checked"] >= len(old_files), checked
+    # v2 rows next to them: a namespaced event with an ack id, and an ack
+    first = fixture_records("auth")[0]
+    land(paths, [
+        RawRecord("ws_event", first.ts_us, 0, "public_ws", "v2", b'["askEvt",{"q":1}]', event_name="askEvt",
+                  namespace="/admin", ack_id=3),
+        RawRecord("ws_event", first.ts_us + 1, 1, "public_ws", "v2", b'["answer"]', event_name="__ack__", ack_id=3),
+    ], "v2")
+    assert check_manifest(paths).passed
+    for result in materialize_all(paths):
+        assert result.success
+    q = Query(paths)
+    got = q.rows("SELECT event_name, namespace, ack_id FROM ws_event WHERE session_id = 'v2' ORDER BY seq")
+    totals = q.rows("SELECT count(*) AS n, count(namespace) AS ns, count(ack_id) AS ids FROM ws_event")[0]
+    q.close()
+    assert got == [{"event_name": "askEvt", "namespace": "/admin", "ack_id": 3},
+                   {"event_name": "__ack__", "namespace": None, "ack_id": 3}]
+    assert totals["ns"] == 1 and totals["ids"] == 2 and totals["n"] > 2
+    # the typed tables are what the same events give when every file is v2
+    fresh = raw_paths(request, tmp_path / "fresh", captured=False)
+    for result in materialize_all(fresh):
+        assert result.success
+    assert _typed_counts(paths) == _typed_counts(fresh) and all(_typed_counts(fresh).values())
 
 
 def test_drift_warns_on_unknown_fields(derived: DataPaths) -> None:

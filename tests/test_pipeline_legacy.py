@@ -4,16 +4,16 @@ placeholder cooldown records are not tick 0 of play, duplicate (game, tick) reco
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 import pyarrow.parquet as pq
-from pipeline_helpers import FIXTURES, raw_dates
+from pipeline_helpers import FIXTURES, pipeline_resources, raw_dates
 from test_pipeline_assets import materialize_all
 
 from vectra_capture.legacy.importer import import_legacy
 from vectra_capture.store.layout import DataPaths
-from vectra_pipeline.defs.landing.resources import VectraData
 from vectra_pipeline.defs.typed.assets import games, typed_from_raw
 
 LEGACY = FIXTURES / "legacy" / "rugs_recordings"
@@ -61,7 +61,7 @@ def test_range_backfill_is_one_run(tmp_path: Path) -> None:
     result = dg.materialize(
         [typed_from_raw, games, dg.AssetSpec("ws_event"), dg.AssetSpec("legacy_recordings")],
         selection=dg.AssetSelection.assets(typed_from_raw, games),
-        resources={"vectra_data": VectraData(data_dir=str(paths.root))},
+        resources=pipeline_resources(paths),
         tags={"dagster/asset_partition_range_start": dates[0], "dagster/asset_partition_range_end": dates[-1]},
     )
     assert result.success
@@ -73,8 +73,6 @@ def test_range_backfill_is_one_run(tmp_path: Path) -> None:
 
 
 def _all_dates(start: str, end: str) -> list[str]:
-    from datetime import date, timedelta
-
     d, out = date.fromisoformat(start), []
     while d.isoformat() <= end:
         out.append(d.isoformat())

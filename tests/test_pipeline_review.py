@@ -14,6 +14,7 @@ from vectra_capture.store.envelope import RawRecord
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.derive.checks import key_unique
 from vectra_pipeline.derive.run import derive_date
+from vectra_pipeline.duck import connect
 
 MIDNIGHT = 1765065600_000000  # 2025-12-07 00:00 UTC, in microseconds
 DAY = "2025-12-07"
@@ -86,8 +87,9 @@ def test_overlapping_raw_files_do_not_duplicate_rows(tmp_path: Path) -> None:
     assert len(rows(paths, "complete_game")) == 1 and len(rows(paths, "player_action")) == 1
     assert len(rows(paths, "server_state")) == 1
     assert res["game_tick"].extra["raw_duplicates"] == 3
-    for table in ("game_tick", "server_state", "complete_game", "player_action"):
-        assert key_unique(paths, table).passed
+    with connect() as con:
+        for table in ("game_tick", "server_state", "complete_game", "player_action"):
+            assert key_unique(con, paths, table).passed
 
 
 def test_live_cooldown_broadcast_is_not_tick_zero_of_play(tmp_path: Path) -> None:
@@ -124,8 +126,9 @@ def test_keys_crossing_midnight_appear_once(tmp_path: Path) -> None:
     write_records(paths, late, "s2")
     for date in ("2025-12-07", "2025-12-06"):  # either order: the tail is read from raw
         derive_date(paths, date)
-    for table in ("game_tick", "server_state", "player_action"):
-        assert key_unique(paths, table).passed, table
+    with connect() as con:
+        for table in ("game_tick", "server_state", "player_action"):
+            assert key_unique(con, paths, table).passed, table
     assert sorted(r["tick"] for r in rows(paths, "game_tick")) == [100, 101, 102]
     assert [r["action_id"] for r in rows(paths, "player_action")] == ["t-mid"]
     assert rows(paths, "player_action")[0]["session_id"] == "s1"  # the earliest sighting wins

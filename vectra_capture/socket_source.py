@@ -1,8 +1,10 @@
 """The socket capture as a frame source: one python-socketio client at a time, reconnecting forever.
 
-The daemon owns reconnects (python-socketio's are off) so each attempt, error and disconnect reason
-lands as a system_event. Frames reach the daemon through CaptureClient's Engine.IO hook, stamped
-with the receipt time.
+The daemon's reconnects are done here (python-socketio's are off) so each attempt, error (with its
+real cause, `errors.error_chain`) and disconnect reason lands as a system_event. Frames reach the
+daemon through CaptureClient, which decodes every WebSocket message it receives or sends with
+`frames.FrameDecoder` at the websocket itself (`client.py`); the `connect` system_event is recorded
+by the daemon when the server's CONNECT packet is decoded, so it precedes the frames that follow it.
 """
 
 from __future__ import annotations
@@ -15,40 +17,35 @@ from typing import TYPE_CHECKING, Any
 import socketio
 
 from vectra_capture.client import CaptureClient
+from vectra_capture.errors import error_chain
+from vectra_capture.urls import redact_url
 
 if TYPE_CHECKING:
-    from vectra_capture.daemon import CaptureDaemon
+    from vectra_capture.daemon import CaptureConfig, CaptureDaemon
 
 STABLE_SECONDS = 30.0  # a connection that lasted this long resets the reconnect backoff
 
 
 class SocketSource:
-    """A frame source for CaptureDaemon (see daemon.FrameSource)."""
+    """A frame source for CaptureDaemon (see daemon.FrameSource): the Socket.IO server at config.url."""
 
-    def __init__(self, url: str, name: str = "public_ws", headers: dict[str, str] | None = None,
-                 transports: list[str] | None = None, connect_timeout: float = 10.0,
-                 backoff_initial: float = 0.5, backoff_max: float = 30.0) -> None:
-        self.url = url
-        self.name = name
-        self.headers = headers or {}
-        self.transports = transports or ["websocket"]
-        self.connect_timeout = connect_timeout
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
+    def __init__(self, config: CaptureConfig) -> None:
+        self.config = config
+        self.name = config.source
+        self._client: CaptureClient | None = None
         self._disconnected = asyncio.Event()
 
     def status(self) -> dict[str, Any]:
         return {}
 
-    def _new_client(self, daemon: CaptureDaemon) -> CaptureClient:
-        client = CaptureClient(daemon.on_frame)
+    def connect_details(self, socket_id: str | None) -> dict[str, Any]:
+        client = self._client
+        return {"url": redact_url(self.config.url), "transport": client.transport() if client else None,
+                "sid": client.sid if client else None}
 
-        @client.event
-        async def connect() -> None:
-            daemon.state = "connected"
-            daemon.connected_since = time.time()
-            daemon.game_update_seen()
-            daemon.system_event("connect", url=self.url, transport=client.transport(), sid=client.sid)
+    def _new_client(self, daemon: CaptureDaemon) -> CaptureClient:
+        client = CaptureClient(daemon.on_frame, max_frame_bytes=self.config.max_frame_bytes)
+        self._client = client
 
         @client.event
         async def disconnect(reason: str = "unknown") -> None:
@@ -61,10 +58,11 @@ class SocketSource:
         return client
 
     async def run(self, daemon: CaptureDaemon) -> None:
+        config = self.config
         attempt = 0
         while not daemon.stop_requested:
             if attempt:
-                delay = min(self.backoff_max, self.backoff_initial * 2 ** (attempt - 1))
+                delay = min(config.backoff_max, config.backoff_initial * 2 ** (attempt - 1))
                 daemon.system_event("reconnect_attempt", attempt=attempt, delay_seconds=delay)
                 if await daemon.stopped_within(delay):
                     return
@@ -73,11 +71,11 @@ class SocketSource:
             self._disconnected.clear()
             daemon.state = "connecting"
             try:
-                await client.connect(self.url, headers=self.headers, transports=self.transports,
-                                     wait_timeout=self.connect_timeout)
+                await client.connect(config.url, headers=config.headers, transports=config.transports,
+                                     wait_timeout=config.connect_timeout)
             except (socketio.exceptions.ConnectionError, OSError, ValueError) as exc:
                 daemon.state = "disconnected"
-                daemon.system_event("connect_error", attempt=attempt, error=str(exc) or type(exc).__name__)
+                daemon.system_event("connect_error", attempt=attempt, error=error_chain(exc))
                 attempt += 1
                 await _quietly(client.disconnect())
                 continue

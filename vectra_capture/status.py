@@ -11,17 +11,25 @@ from vectra_capture.store.layout import DataPaths
 from vectra_capture.store.locks import is_locked
 
 STALE_AFTER_SECONDS = 10.0
+READ_ATTEMPTS = 5
 
 
 def read_status(paths: DataPaths) -> dict[str, Any]:
     """The daemon's last status plus `running` (its lock is held) and `stale` (no update lately)."""
     running = is_locked(paths.capture_lock)
-    try:
-        status = json.loads(paths.capture_status.read_text())
-    except FileNotFoundError:
-        return {"running": running, "data_dir": str(paths.root), "state": "not running" if not running else "starting"}
-    except ValueError:
-        return {"running": running, "data_dir": str(paths.root), "state": "unreadable status file"}
+    status = None
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            status = json.loads(paths.capture_status.read_text())
+            break
+        except FileNotFoundError:
+            return {"running": running, "data_dir": str(paths.root),
+                    "state": "not running" if not running else "starting"}
+        except ValueError:  # on a full disk the file is rewritten in place: a read can catch it half done
+            if attempt == READ_ATTEMPTS - 1:
+                return {"running": running, "data_dir": str(paths.root), "state": "unreadable status file"}
+            time.sleep(0.05)
+    assert status is not None
     updated = status.get("updated_at")
     age = time.time() - datetime.fromisoformat(updated).timestamp() if updated else None
     status["running"] = running

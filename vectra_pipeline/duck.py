@@ -1,13 +1,19 @@
 """The one way Vectra opens DuckDB: in memory (a second process cannot open a .duckdb file another
 holds), pinned to UTC (strftime(ts) and timestamptz must not follow the machine's zone: a 23:00 UTC
 event would get the next day's date under TZ=Asia/Tokyo), spilling to the system temp folder, never
-the data root. Plus the SQL fragments every reader shares."""
+the data root. Plus the SQL fragments every reader shares.
+
+The settings are defined here once and used twice: `connect()` for the CLI, bench and plain
+functions, and the Dagster `DuckDBResource` (vectra_pipeline/defs/landing/resources.py), which
+passes `connection_config()` to `duckdb.connect` and runs `apply_session_settings()` on each
+connection it opens."""
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -16,19 +22,34 @@ import duckdb
 PAYLOAD_PATH = "$[#-1]"
 
 SPILL_DIR = Path(tempfile.gettempdir()) / "vectra_duckdb"
+MEMORY_LIMIT = "2GB"
+TIME_ZONE = "UTC"
 
 
-def connect(memory_limit: str = "2GB", threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute(f"SET temp_directory = '{quote(str(SPILL_DIR))[1:-1]}'")
-    con.execute("SET preserve_insertion_order = false")
-    # in memory: no durability to buy, and a checkpoint would recompress a big stage table mid-run
-    con.execute("SET checkpoint_threshold = '1TB'")
+def connection_config(memory_limit: str = MEMORY_LIMIT, threads: int | None = None) -> dict[str, Any]:
+    """The settings `duckdb.connect(config=...)` accepts at open time."""
+    config: dict[str, Any] = {
+        "memory_limit": memory_limit,
+        "temp_directory": str(SPILL_DIR),
+        "preserve_insertion_order": False,
+        # in memory: no durability to buy, and a checkpoint would recompress a big stage table mid-run
+        "checkpoint_threshold": "1TB",
+    }
     if threads:
-        con.execute(f"SET threads = {int(threads)}")
+        config["threads"] = int(threads)
+    return config
+
+
+def apply_session_settings(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """What the open-time config cannot carry: TimeZone belongs to the ICU extension, which DuckDB
+    loads only after the database is open (passing it in `config` fails with "icu ... could not be
+    autoloaded")."""
+    con.execute(f"SET TimeZone = {quote(TIME_ZONE)}")
     return con
+
+
+def connect(memory_limit: str = MEMORY_LIMIT, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    return apply_session_settings(duckdb.connect(config=connection_config(memory_limit, threads)))
 
 
 def quote(value: str | Path) -> str:

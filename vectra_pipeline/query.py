@@ -25,13 +25,15 @@ class Query:
             self._view(doc_type, schema)
 
     def _view(self, doc_type: str, schema: pa.Schema) -> None:
+        # Every column of the code's schema is in the view, even when all files predate it (null).
+        empty = schema.empty_table().append_column("date", pa.array([], pa.string()))
+        self.con.register(f"_{doc_type}_empty", empty)
         if any(self.paths.doc_type_dir(doc_type).glob("date=*/*.parquet")):
             glob = self.paths.glob(doc_type).replace("'", "''")
             self.con.execute(f"CREATE OR REPLACE VIEW {doc_type} AS SELECT * FROM "
-                             f"read_parquet('{glob}', hive_partitioning = true, union_by_name = true)")
+                             f"read_parquet('{glob}', hive_partitioning = true, union_by_name = true) "
+                             f"UNION ALL BY NAME SELECT * EXCLUDE (date) FROM _{doc_type}_empty")
         else:
-            empty = schema.empty_table().append_column("date", pa.array([], pa.string()))
-            self.con.register(f"_{doc_type}_empty", empty)
             self.con.execute(f"CREATE OR REPLACE VIEW {doc_type} AS SELECT * FROM _{doc_type}_empty")
 
     def rows(self, sql: str, params: list | None = None) -> list[dict[str, Any]]:

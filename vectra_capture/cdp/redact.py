@@ -6,7 +6,8 @@ configurable) and for JWT-shaped strings anywhere; each such value becomes
 `"<redacted sha256:<first 12 hex of sha256(value)>>"`, so equal secrets stay recognisable and a
 known secret can be checked, but none can be read back. A frame with nothing to redact is passed
 through byte for byte; a redacted one is re-serialized compactly (as the browser's JSON.stringify
-writes it) with every number kept as its original text.
+writes it) with every number kept as its original text. URLs are redacted by `vectra_capture/urls.py`
+(the one URL redaction); this module is only about the frames' content.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import hashlib
 import json
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 DEFAULT_SECRET_KEYS: tuple[str, ...] = ("token", "jwt", "signature", "authorization", "cookie", "password", "secret")
 _JWT = re.compile(r"^eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*$")
@@ -94,18 +94,3 @@ class Redactor:
         self.redacted += n
         return text[:start] + _dump(cleaned)
 
-
-def redact_url(url: str, secret_keys: tuple[str, ...] = DEFAULT_SECRET_KEYS) -> str:
-    """A URL without user:password and with credential-like query values fingerprinted."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    keys = tuple(k.lower() for k in secret_keys)
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(any(k in name.lower() for k in keys) for name, _ in pairs):
-            query = urlencode([(n, fingerprint(v) if any(k in n.lower() for k in keys) else v) for n, v in pairs])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -6,7 +6,9 @@ for us on start), one explicit attach for pages opened before we came, and on ev
 `Network.enable` *then* `Runtime.runIfWaitingForDebugger`, so a new tab's socket is seen from its
 first frame. A target is never attached twice (that would double every frame event).
 
-Frames of sockets whose URL contains `match` go to `daemon.on_frame` in CDP's arrival order, with
+Frames of sockets whose URL contains `match` are decoded by `frames.FrameDecoder` (the same decoder
+as the socket client's: one per socket and direction; binary frames base64-decoded, so binary events
+land like the socket client's) and the items go to `daemon.on_frame` in CDP's arrival order, with
 the browser's own timestamp mapped to UTC (`clock.py`) and the socket's CDP request id. Frames the
 browser sends are redacted first (`redact.py`). Lifecycle lands as system_event rows:
 browser_attached / browser_lost / browser_retrying, target_attached / target_detached,
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import contextlib
 import logging
 import time
@@ -31,15 +34,16 @@ import aiohttp
 from vectra_capture.cdp.clock import BrowserClock
 from vectra_capture.cdp.connection import CdpConnection, CdpError
 from vectra_capture.cdp.endpoint import CdpEndpointError, browser_websocket, check_cdp_url
-from vectra_capture.cdp.redact import DEFAULT_SECRET_KEYS, Redactor, redact_url
+from vectra_capture.cdp.redact import DEFAULT_SECRET_KEYS, Redactor
+from vectra_capture.errors import error_chain
+from vectra_capture.frames import DEFAULT_MAX_FRAME_BYTES, Decoded, FrameDecoder, Quarantined
+from vectra_capture.urls import redact_url
 
 if TYPE_CHECKING:
     from vectra_capture.daemon import CaptureDaemon
 
 log = logging.getLogger(__name__)
 
-# Engine.IO v4 packet types other than `4` (message): counted, never stored as events.
-ENGINEIO_CONTROL = {"0": "open", "1": "close", "2": "ping", "3": "pong", "5": "upgrade", "6": "noop"}
 CAPTURED_TARGET_TYPES = ("page",)
 STABLE_SECONDS = 30.0  # a browser connection that lasted this long resets the backoff
 
@@ -54,6 +58,7 @@ class CdpOptions:
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     command_timeout: float = 10.0
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
 
 
 @dataclass
@@ -72,6 +77,8 @@ class Socket:
     opened_at: float = field(default_factory=time.time)
     received: int = 0
     sent: int = 0
+    # one decoder per direction: a binary packet's header waits in it for its attachments
+    decoders: dict[str, FrameDecoder] = field(default_factory=dict)
 
 
 class CdpSource:
@@ -92,8 +99,7 @@ class CdpSource:
         self._target_ids: set[str] = set()
         self.sockets: dict[str, Socket] = {}  # CDP request id -> socket
         self._unknown_sockets: set[str] = set()
-        self.frames: Counter[str] = Counter()  # direction -> frames handed to the daemon
-        self.control: Counter[str] = Counter()  # Engine.IO control packet -> count
+        self.frames: Counter[str] = Counter()  # direction -> websocket frames handed to the decoders
         self.ignored = 0  # frames of sockets that do not match, or whose URL is unknown
         self.errors = 0  # CDP events that could not be handled
         self.last_error: str | None = None
@@ -113,11 +119,15 @@ class CdpSource:
             "ws_frames": {"received": self.frames["received"], "sent": self.frames["sent"]},
             "redacted": self.redactor.redacted,
             "keep_secrets": self.options.keep_secrets,
-            "control_packets": dict(self.control),
             "ignored_frames": self.ignored,
             "cdp_errors": self.errors,
             "last_error": self.last_error,
         }
+
+    def connect_details(self, socket_id: str | None) -> dict[str, Any]:
+        sock = self.sockets.get(socket_id or "")
+        return {"socket_id": socket_id, "url": sock.url if sock else None,
+                "target_id": sock.target_id if sock else None}
 
     async def run(self, daemon: CaptureDaemon) -> None:
         """Attach, follow the browser until it goes away, retry forever; return when the daemon stops."""
@@ -137,7 +147,7 @@ class CdpSource:
                     ws_url, version = await browser_websocket(http, self.url, self.options.allow_remote)
                     self.conn = await CdpConnection.open(http, ws_url, self._on_event)
                 except (OSError, aiohttp.ClientError, CdpEndpointError, TimeoutError, ValueError) as exc:
-                    self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                    self.last_error = f"{type(exc).__name__}: {error_chain(exc)}"[:300]
                     attempt += 1
                     continue
                 self.browser_version = version.get("Browser")
@@ -300,6 +310,8 @@ class CdpSource:
     def _close_socket(self, sock: Socket, reason: str) -> None:
         if not sock.matched:
             return
+        for direction, decoder in sock.decoders.items():  # a binary packet still waiting: quarantined
+            self._hand_over(decoder.flush(), direction, None, sock.socket_id)
         self._event("socket_closed", socket_id=sock.socket_id, url=sock.url, target_id=sock.target_id,
                     reason=reason, received=sock.received, sent=sock.sent)
         if self.daemon is not None:
@@ -334,25 +346,32 @@ class CdpSource:
         else:
             sock.received += 1
         self.frames[direction] += 1
-        self._deliver(params.get("response") or {}, direction, ts_us, sock.socket_id)
+        self._deliver(params.get("response") or {}, direction, ts_us, sock)
 
-    def _deliver(self, response: dict[str, Any], direction: str, ts_us: int, socket_id: str) -> None:
-        """THE one place a browser frame is decoded before the daemon: Engine.IO v4 over websocket
-        (`4` + a Socket.IO packet; the other types are control packets). Binary frames (attachments
-        of binary events) go to the daemon as bytes."""
-        assert self.daemon is not None
+    def _deliver(self, response: dict[str, Any], direction: str, ts_us: int, sock: Socket) -> None:
+        """THE one place a browser frame enters the daemon: decoded by the socket's FrameDecoder for
+        its direction, like the socket client's. Text frames are Engine.IO messages (a sent one has
+        its credentials redacted first); binary frames (attachments of binary packets) arrive base64."""
         data = response.get("payloadData", "")
+        decoder = sock.decoders.get(direction)
+        if decoder is None:
+            decoder = sock.decoders[direction] = FrameDecoder(self.options.max_frame_bytes)
         if response.get("opcode") == 2:
-            self.daemon.on_frame(base64.b64decode(data), direction, ts_us=ts_us, socket_id=socket_id)
-            return
-        kind = data[:1]
-        if kind in ENGINEIO_CONTROL:
-            self.control[ENGINEIO_CONTROL[kind]] += 1
-            return
-        packet = data[1:] if kind == "4" else data  # anything else: the parser quarantines it with a reason
-        if direction == "sent" and not self.options.keep_secrets:
-            packet = self.redactor.packet(packet)
-        self.daemon.on_frame(packet, direction, ts_us=ts_us, socket_id=socket_id)
+            try:
+                items = decoder.feed(base64.b64decode(data, validate=True), text=False)
+            except (binascii.Error, TypeError) as exc:  # binascii.Error is the ValueError b64decode raises
+                items = [Quarantined(str(data).encode("utf-8", "surrogatepass"),
+                                     f"binary frame whose CDP payload is not base64: {exc}")]
+        else:
+            if direction == "sent" and not self.options.keep_secrets and data[:1] == "4":
+                data = "4" + self.redactor.packet(data[1:])
+            items = decoder.feed(data)
+        self._hand_over(items, direction, ts_us, sock.socket_id)
+
+    def _hand_over(self, items: list[Decoded], direction: str, ts_us: int | None, socket_id: str) -> None:
+        assert self.daemon is not None
+        for item in items:
+            self.daemon.on_frame(item, direction, ts_us=ts_us, socket_id=socket_id)
 
     def _event(self, name: str, **details: Any) -> None:
         if self.daemon is not None:

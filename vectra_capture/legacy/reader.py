@@ -1,13 +1,8 @@
-"""Read one legacy JSONL recording: detect its format, yield its records, salvage corrupt lines.
+"""Read one legacy JSONL recording into records and quarantine items, accounting for every line.
 
-Formats (detected per file from the first line that parses as a JSON object, see `detect_format`):
-- ``game``: game and session files, every record has ``"type"`` (game_start, tick, game_end,
-  session_start, game_complete, session_end; other type values are kept as they are).
-- ``header``: the older format, ``{"_metadata": {...}}`` as first (and usually last) line, bare tick
-  dicts between.
-- ``feed_sample``: raw feed samples ``{timestamp, event_type, data}``.
-- ``capture``: raw captures ``{seq, ts, event, data[, source, direction, raw]}``.
-- ``unknown``: anything else. Never guessed: every non-blank line is quarantined with the reason.
+The file is read twice in blocks, never whole: a first pass detects the format (`formats.py`), the
+second builds records (`records.py`), salvages broken lines (`salvage.py`) and hashes the bytes.
+Timestamps are converted to UTC as described in `timestamps.py`.
 
 Accounting (per file, it always holds exactly):
 
@@ -22,96 +17,42 @@ Accounting (per file, it always holds exactly):
   records recovered from them; ``fragments`` counts the unrecovered pieces of those lines, and each
   fragment is ALSO kept as a quarantine item (reason says which column range), so nothing is dropped.
 - ``quarantined``: non-blank lines from which nothing was recovered (human notes, lines starting
-  mid-record, truncated records, valid JSON that is not a record, records without a usable timestamp).
-  Each is one quarantine item holding the whole original line.
+  mid-record, truncated records, valid JSON that is not a record, records without a usable timestamp,
+  lines over the line limit). Each is one quarantine item holding the original line; a line over the
+  limit keeps only its first bytes, and its reason gives its size. ``oversized`` counts those.
 
 So: records = imported + salvaged_records; quarantine items = quarantined + fragments.
-
-Salvage: a whole record is recovered only if it decodes completely (``JSONDecoder.raw_decode`` at each
-record opener such as ``{"type"``) and is a valid record. A record cut short (e.g. missing its closing
-brace because another writer's bytes landed there) is NOT repaired: its last value may be truncated too,
-so it goes to quarantine as a fragment instead of being guessed.
-
-Timestamps: naive values are America/New_York local time (zoneinfo, DST-aware; the data crosses the
-2025-11-02 change; an ambiguous 01:xx fall-back time is read as EDT unless that would put it before
-the file's previous record, then as EST), values with an offset are honoured, numbers are epoch s/ms/us by magnitude.
-All are returned as UTC microseconds. ``gameid_date_mismatch`` counts records whose gameId date
-(``YYYYMMDD-...``, a UTC date) differs from the record's UTC date.
+``gameid_date_mismatch`` counts records whose gameId date (``YYYYMMDD-...``, a UTC date) differs
+from the record's UTC date.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import json.scanner
-import re
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
 
-from vectra_capture.frames import envelope_ids, socketio_args
+from vectra_capture.legacy.formats import HEADER, RECORD_OPENERS, UNKNOWN, detect_format
+from vectra_capture.legacy.lines import DEFAULT_MAX_LINE_BYTES, OversizedLine, iter_lines
+from vectra_capture.legacy.records import LegacyRecord, RecordBuilder
+from vectra_capture.legacy.salvage import fragment_reason, salvage_line, unsalvageable_reason
+from vectra_capture.legacy.timestamps import game_id_day
+from vectra_capture.store.partitions import US_PER_DAY
 
-LOCAL_TZ = ZoneInfo("America/New_York")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-ONE_US = timedelta(microseconds=1)
-
-GAME, HEADER, FEED_SAMPLE, CAPTURE, UNKNOWN = "game", "header", "feed_sample", "capture", "unknown"
-FORMATS = (GAME, HEADER, FEED_SAMPLE, CAPTURE, UNKNOWN)
-
-# Where a record of each format starts; salvage only tries raw_decode at these openers.
-_OPENERS: dict[str, tuple[str, ...]] = {
-    GAME: ('{"type"',),
-    HEADER: ('{"_metadata"',),
-    FEED_SAMPLE: ('{"timestamp"',),
-    CAPTURE: ('{"seq"',),
-}
-_TS_KEYS = ("timestamp", "ts", "time")
-_META_TS_KEYS = ("timestamp", "ts", "start_time", "started_at", "recorded_at", "created_at", "end_time")
-_GAME_ID_DATE = re.compile(r"^(\d{8})-")
-_DETECT_LINES = 50
-_DECODER = json.JSONDecoder()
 # The C scanner behind json.loads, without its Python wrapper (two regex calls per line): the hot path.
-_SCAN = json.scanner.make_scanner(_DECODER)
-
-
-@dataclass(slots=True)
-class LegacyRecord:
-    """One record of a legacy file, in file order."""
-
-    index: int  # running record index inside the file (0, 1, 2, ...): the row's seq
-    line_no: int  # 1-based physical line
-    ts_us: int  # UTC microseconds since the epoch
-    kind: str  # the record's own name: type ("tick"), "metadata", or the event name
-    event_name: str  # the canonical ws_event name: "legacy.tick", or the real event name
-    obj: dict[str, Any]  # the whole parsed record
-    payload: Any  # game/header: the record itself; feed/capture: the event payload (last argument)
-    args: list[Any]  # the Socket.IO arguments (feed/capture); [] for game/header records
-    text: str  # the record's JSON text exactly as in the file (a salvaged record: its fragment)
-    salvaged: bool = False
-    game_id: str | None = None
-    player_id: str | None = None
-    username: str | None = None
-    direction: str = "received"
-
-    @property
-    def ts(self) -> datetime:
-        return EPOCH + self.ts_us * ONE_US
-
-    def raw_json(self) -> str:
-        """The row's raw_json (CONTRACTS.md): the record text for game/header formats, the
-        Socket.IO array ``[event_name, *args]`` for feed samples and captures."""
-        if not self.args:
-            return self.text
-        return json.dumps([self.event_name, *self.args], separators=(",", ":"), ensure_ascii=False)
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())
+_DETECT_BLOCK_BYTES = 16 * 1024  # the format is nearly always decided by the first line
+_LEARNED_OPENERS_MAX = 8  # header files: how many first-key openers of bare tick dicts to learn
 
 
 @dataclass(slots=True)
 class QuarantineItem:
     line_no: int
-    raw: bytes  # the whole original line, or the unrecovered fragment of a salvaged line
+    raw: bytes  # the original line (the first bytes of an oversized one), or a salvaged line's fragment
     reason: str
     fragment: bool = False  # True: a piece of a salvaged line
 
@@ -124,6 +65,7 @@ class Counters:
     salvaged_records: int = 0
     fragments: int = 0
     quarantined: int = 0
+    oversized: int = 0  # of the quarantined lines, those over the line limit
     blank: int = 0
     gameid_date_mismatch: int = 0
 
@@ -158,320 +100,6 @@ class LegacyFile:
         return {r.game_id for r in self.records if r.game_id}
 
 
-# ---------------------------------------------------------------- timestamps
-
-
-def to_utc_us(value: Any, after: int | None = None) -> int | None:
-    """A legacy timestamp as UTC microseconds; None when it is not a timestamp. `after`: the previous
-    record's UTC time in the same file, used to place an ambiguous fall-back local time (see
-    `_naive_local_us`)."""
-    if isinstance(value, str):
-        fast = _fast_local_us(value, after)
-        return fast if fast is not None else _slow_to_utc_us(value, after)
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        v = float(value)
-        if v > 1e17:
-            return None
-        scale = 1 if v > 1e14 else 1_000 if v > 1e11 else 1_000_000
-        return int(round(v * scale))
-    return None
-
-
-def _local_starts(naive: datetime) -> tuple[int, int]:
-    """UTC microseconds of a naive New York time read with fold=0 and with fold=1 (equal unless the
-    time is ambiguous or skipped on a DST night)."""
-    early = naive.replace(tzinfo=LOCAL_TZ, fold=0)
-    late = naive.replace(tzinfo=LOCAL_TZ, fold=1)
-    return (early - EPOCH) // ONE_US, (late - EPOCH) // ONE_US
-
-
-def _pick(early: int, late: int, after: int | None) -> int:
-    """fold=0 (EDT) unless the time is ambiguous and fold=0 would go back before the previous record:
-    time never runs backwards within one recording, so it is the second (EST) pass."""
-    if late > early and after is not None and early < after:
-        return late
-    return early
-
-
-def _slow_to_utc_us(value: str, after: int | None = None) -> int | None:
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        return _pick(*_local_starts(dt), after)
-    return (dt - EPOCH) // ONE_US
-
-
-# Naive "YYYY-MM-DDTHH:MM:SS[.ffffff]" is the common case: the UTC offset is constant within one wall
-# clock minute, so the minute's UTC start is computed once and cached. Minutes that are ambiguous or
-# skipped on a DST night are never cached: their reading depends on the previous record (`after`).
-_MINUTE_CACHE: dict[str, int | None] = {}
-
-
-def _fast_local_us(value: str, after: int | None = None) -> int | None:
-    n = len(value)
-    if n != 26 and n != 19:
-        return None
-    minute = value[:16]
-    start = _MINUTE_CACHE.get(minute, -1)
-    late = None
-    if start == -1:
-        if len(_MINUTE_CACHE) > 500_000:
-            _MINUTE_CACHE.clear()
-        start = None
-        if minute[10] == "T" and minute[:4].isdigit():
-            with contextlib.suppress(ValueError):  # e.g. month 13: not a timestamp
-                start, late = _local_starts(datetime.fromisoformat(minute + ":00"))
-        if late == start:
-            _MINUTE_CACHE[minute] = start
-            late = None
-    if start is None or value[16] != ":":
-        return None
-    sec = value[17:19]
-    if not sec.isdigit() or sec > "59":
-        return None
-    offset = int(sec) * 1_000_000
-    if n == 26:
-        frac = value[20:]
-        if value[19] != "." or not frac.isdigit():
-            return None
-        offset += int(frac)
-    if late is not None:
-        return _pick(start + offset, late + offset, after)
-    return start + offset
-
-
-def _record_ts(obj: dict[str, Any], keys: tuple[str, ...] = _TS_KEYS, after: int | None = None) -> int | None:
-    for key in keys:
-        if key in obj:
-            ts = to_utc_us(obj[key], after)
-            if ts is not None:
-                return ts
-    return None
-
-
-_US_PER_DAY = 86_400_000_000
-_GAME_DAY_CACHE: dict[str, int | None] = {}
-
-
-def game_id_day(game_id: str) -> int | None:
-    """Days since the epoch of a gameId's UTC date prefix (None if it has none)."""
-    day = _GAME_DAY_CACHE.get(game_id, -1)
-    if day == -1:
-        m = _GAME_ID_DATE.match(game_id)
-        try:
-            d = datetime.strptime(m.group(1), "%Y%m%d").replace(tzinfo=UTC) if m else None
-        except ValueError:
-            d = None
-        day = (d - EPOCH).days if d else None
-        if len(_GAME_DAY_CACHE) > 100_000:
-            _GAME_DAY_CACHE.clear()
-        _GAME_DAY_CACHE[game_id] = day
-    return day
-
-
-# ---------------------------------------------------------------- format detection
-
-
-def classify_object(obj: Any) -> str:
-    """The format a single parsed line belongs to (UNKNOWN if none)."""
-    if not isinstance(obj, dict):
-        return UNKNOWN
-    if "_metadata" in obj and len(obj) == 1:
-        return HEADER
-    if isinstance(obj.get("type"), str):
-        return GAME
-    if "event_type" in obj and "timestamp" in obj and "data" in obj:
-        return FEED_SAMPLE
-    if "event" in obj and "ts" in obj and "seq" in obj:
-        return CAPTURE
-    return UNKNOWN
-
-
-def detect_format(lines: list[bytes]) -> tuple[str, str]:
-    """(format, detail) from the first line that parses as a JSON object."""
-    tried = 0
-    for raw in lines:
-        text = raw.strip()
-        if not text:
-            continue
-        tried += 1
-        if tried > _DETECT_LINES:
-            break
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            continue
-        fmt = classify_object(obj)
-        if fmt != UNKNOWN:
-            return fmt, ""
-        keys = sorted(obj)[:8] if isinstance(obj, dict) else type(obj).__name__
-        return UNKNOWN, f"first JSON line has keys {keys}"
-    return UNKNOWN, f"no JSON object in the first {_DETECT_LINES} non-blank lines"
-
-
-# ---------------------------------------------------------------- record building
-
-
-class _Builder:
-    """Turns parsed objects of one file into LegacyRecords (or a reason they are not records)."""
-
-    def __init__(self, fmt: str) -> None:
-        self.fmt = fmt
-        self.meta_game_id: str | None = None
-        self.prev_ts: int | None = None  # the last record's UTC time: places ambiguous DST times
-
-    def build(self, obj: Any, text: str, line_no: int, salvaged: bool) -> LegacyRecord | str:
-        rec = self._build(obj, text, line_no, salvaged)
-        if not isinstance(rec, str) and rec.ts_us >= 0:
-            self.prev_ts = rec.ts_us
-        return rec
-
-    def _build(self, obj: Any, text: str, line_no: int, salvaged: bool) -> LegacyRecord | str:
-        after = self.prev_ts
-        if not isinstance(obj, dict):
-            return f"valid JSON but not a {self.fmt} record (a {type(obj).__name__})"
-        fmt = self.fmt
-        if fmt == GAME:
-            kind = obj.get("type")
-            if type(kind) is not str:
-                return "valid JSON but not a game record (no string 'type')"
-            ts_value = obj.get("timestamp")
-            ts = _fast_local_us(ts_value, after) if type(ts_value) is str else None
-            if ts is None:
-                ts = _record_ts(obj, _TS_KEYS, after)
-            if ts is None:
-                return "game record without a usable timestamp"
-            gid = obj.get("game_id") or obj.get("gameId")
-            return LegacyRecord(
-                0, line_no, ts, kind, "legacy." + kind, obj, obj, [], text, salvaged,
-                gid if type(gid) is str else None,
-            )
-        if fmt == HEADER:
-            if "_metadata" in obj and len(obj) == 1:
-                meta = obj["_metadata"]
-                meta = meta if isinstance(meta, dict) else {}
-                gid = meta.get("game_id", meta.get("gameId"))
-                if isinstance(gid, str):
-                    self.meta_game_id = gid
-                ts = _record_ts(meta, _META_TS_KEYS, after)
-                # A header without its own time takes its neighbour's (fixed up in read_legacy_file).
-                return LegacyRecord(
-                    0, line_no, ts if ts is not None else -1, "metadata", "legacy.metadata", obj, obj, [],
-                    text, salvaged, game_id=gid if isinstance(gid, str) else None,
-                )
-            ts = _record_ts(obj, _TS_KEYS, after)
-            if ts is None:
-                return "tick record without a usable timestamp"
-            gid = obj.get("game_id", obj.get("gameId", self.meta_game_id))
-            return LegacyRecord(
-                0, line_no, ts, "tick", "legacy.tick", obj, obj, [], text, salvaged,
-                game_id=gid if isinstance(gid, str) else None,
-            )
-        if fmt == FEED_SAMPLE:
-            name, ts_value = obj.get("event_type"), obj.get("timestamp")
-        else:  # CAPTURE
-            name, ts_value = obj.get("event"), obj.get("ts")
-        if not isinstance(name, str) or "data" not in obj and fmt == FEED_SAMPLE:
-            return f"valid JSON but not a {fmt} record (no event name/data)"
-        ts = to_utc_us(ts_value, after)
-        if ts is None:
-            return f"{fmt} record without a usable timestamp"
-        args = socketio_args(obj.get("data"))
-        payload = args[-1]
-        gid, pid, user = envelope_ids(payload)
-        direction = obj.get("direction")
-        return LegacyRecord(
-            0, line_no, ts, name, name, obj, payload, args, text, salvaged,
-            game_id=gid, player_id=pid, username=user,
-            direction=direction if direction in ("received", "sent") else "received",
-        )
-
-
-# ---------------------------------------------------------------- salvage
-
-
-def _candidates(text: str, openers: tuple[str, ...]) -> list[int]:
-    out: list[int] = []
-    for opener in openers:
-        pos = text.find(opener)
-        while pos >= 0:
-            out.append(pos)
-            pos = text.find(opener, pos + 1)
-    return sorted(set(out))
-
-
-def _salvage(text: str, openers: tuple[str, ...]) -> tuple[list[tuple[int, int, Any]], list[int]]:
-    """Complete objects decodable at record openers: ([(start, end, obj)], all candidate starts)."""
-    found: list[tuple[int, int, Any]] = []
-    starts = _candidates(text, openers)
-    covered = 0
-    for pos in starts:
-        if pos < covered:
-            continue
-        try:
-            obj, end = _DECODER.raw_decode(text, pos)
-        except ValueError:
-            continue
-        found.append((pos, end, obj))
-        covered = end
-    return found, starts
-
-
-def _salvage_records(
-    builder: _Builder, text: str, no: int, openers: tuple[str, ...]
-) -> tuple[list[LegacyRecord], list[tuple[int, int]], list[int]]:
-    found, starts = _salvage(text, openers)
-    good: list[LegacyRecord] = []
-    spans: list[tuple[int, int]] = []
-    for a, b, piece in found:
-        rec = builder.build(piece, text[a:b], no, True)
-        if not isinstance(rec, str):
-            good.append(rec)
-            spans.append((a, b))
-    return good, spans, starts
-
-
-def _split_fragments(text: str, spans: list[tuple[int, int]], starts: list[int]) -> list[tuple[int, int]]:
-    """The uncovered parts of a line, cut at record openers, whitespace-only parts dropped."""
-    gaps: list[tuple[int, int]] = []
-    prev = 0
-    for a, b in [*spans, (len(text), len(text))]:
-        if a > prev:
-            gaps.append((prev, a))
-        prev = max(prev, b)
-    pieces: list[tuple[int, int]] = []
-    for a, b in gaps:
-        cuts = [a] + [s for s in starts if a < s < b] + [b]
-        for x, y in zip(cuts, cuts[1:], strict=False):
-            if text[x:y].strip():
-                pieces.append((x, y))
-    return pieces
-
-
-def _json_error(text: str) -> str:
-    try:
-        json.loads(text)
-    except ValueError as exc:
-        return str(exc)
-    return "not JSON"
-
-
-def _unsalvageable_reason(text: str, error: str) -> str:
-    stripped = text.lstrip()
-    if stripped.startswith("#"):
-        return "human note (line starts with '#'), not a record"
-    if not stripped.startswith(("{", "[")):
-        return "line starts mid-record (no record start); nothing complete to salvage"
-    return f"corrupt JSON, no complete record in the line: {error}"
-
-
-# ---------------------------------------------------------------- the reader
-
-
 def relative_name(path: Path, root: Path | None) -> str:
     """The file's key: its name relative to `root` when it lies under it, else its absolute resolved
     path (a bare name would let two folders' same-named files overwrite each other's rows)."""
@@ -484,35 +112,71 @@ def relative_name(path: Path, root: Path | None) -> str:
     return path.as_posix()
 
 
-def read_legacy_file(path: str | Path, root: str | Path | None = None) -> LegacyFile:
-    """Read and classify every line of one legacy file. Never raises on bad content."""
+def read_legacy_file(
+    path: str | Path, root: str | Path | None = None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> LegacyFile:
+    """Read and classify every line of one legacy file. Never raises on bad content; memory is bounded
+    by `max_line_bytes` per line (longer lines are quarantined with their size), not by the file."""
     path = Path(path)
-    st = path.stat()
-    data = path.read_bytes()
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()  # the newline that ends the last line
-    fmt, detail = detect_format(lines)
-    out = LegacyFile(
-        path=path, rel=relative_name(path, Path(root) if root else None), format=fmt, size=len(data),
-        mtime_ns=st.st_mtime_ns, sha256=hashlib.sha256(data).hexdigest(), detail=detail,
-    )
-    c = out.counters
-    c.lines = len(lines)
-    if fmt == UNKNOWN:
-        for no, raw in enumerate(lines, 1):
-            if raw.strip():
-                c.quarantined += 1
-                out.quarantined.append(QuarantineItem(no, raw, f"unknown legacy format ({detail})"))
-            else:
-                c.blank += 1
-        return out
+    with path.open("rb") as fh:
+        mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
+        fmt, detail = detect_format(iter_lines(fh, max_line_bytes, block_bytes=_DETECT_BLOCK_BYTES))
+        fh.seek(0)
+        digest = hashlib.sha256()
+        out = LegacyFile(
+            path=path, rel=relative_name(path, Path(root) if root else None), format=fmt, size=0,
+            mtime_ns=mtime_ns, sha256="", detail=detail,
+        )
+        lines = iter_lines(fh, max_line_bytes, digest)
+        if fmt == UNKNOWN:
+            _quarantine_every_line(out, lines, max_line_bytes)
+        else:
+            _read_records(out, lines, max_line_bytes)
+        out.size = fh.tell()
+    out.sha256 = digest.hexdigest()
+    return out
 
-    builder = _Builder(fmt)
-    openers = _OPENERS[fmt]
+
+def _quarantine_oversized(out: LegacyFile, no: int, line: OversizedLine, max_line_bytes: int,
+                          context: str = "") -> None:
+    """Quarantined with its size and first bytes; a whitespace-only one is blank, as a short one is."""
+    c = out.counters
+    if line.blank:
+        c.blank += 1
+        return
+    c.quarantined += 1
+    c.oversized += 1
+    out.quarantined.append(QuarantineItem(no, line.prefix, context + line.reason(max_line_bytes)))
+
+
+def _quarantine_every_line(out: LegacyFile, lines: Iterator[bytes | OversizedLine], max_line_bytes: int) -> None:
+    """An unknown format: every non-blank line goes to quarantine with the reason."""
+    c = out.counters
+    reason = f"unknown legacy format ({out.detail})"
+    no = 0
+    for no, raw in enumerate(lines, 1):
+        if isinstance(raw, OversizedLine):
+            _quarantine_oversized(out, no, raw, max_line_bytes, reason + "; ")
+        elif raw.strip():
+            c.quarantined += 1
+            out.quarantined.append(QuarantineItem(no, raw, reason))
+        else:
+            c.blank += 1
+    c.lines = no
+
+
+def _read_records(out: LegacyFile, lines: Iterator[bytes | OversizedLine], max_line_bytes: int) -> None:
+    fmt = out.format
+    c = out.counters
+    builder = RecordBuilder(fmt)
+    openers = RECORD_OPENERS[fmt]
     learned: set[str] = set(openers)  # first-key prefixes of whole records seen so far, e.g. '{"tick"'
     records = out.records
+    no = 0
     for no, raw in enumerate(lines, 1):
+        if type(raw) is OversizedLine:
+            _quarantine_oversized(out, no, raw, max_line_bytes)
+            continue
         line = raw.rstrip(b"\r")
         if not line.strip():
             c.blank += 1
@@ -520,44 +184,39 @@ def read_legacy_file(path: str | Path, root: str | Path | None = None) -> Legacy
         text = line.decode("utf-8", errors="replace").strip()
         try:
             obj, end = _SCAN(text, 0)
-            if end != len(text):
-                raise ValueError("extra data")
+            parsed = end == len(text)
         except (ValueError, StopIteration):
-            error = _json_error(text)
-        else:
+            parsed = False
+        if parsed:
             rec = builder.build(obj, text, no, False)
             if isinstance(rec, str):
                 c.quarantined += 1
                 out.quarantined.append(QuarantineItem(no, raw, rec))
-            else:
-                c.imported += 1
-                records.append(rec)
-                if fmt == HEADER and len(learned) < 8:  # bare tick dicts: learn their first key
-                    key_end = text.find('"', 2)
-                    if text.startswith('{"') and key_end > 0 and text[: key_end + 1] not in learned:
-                        learned.add(text[: key_end + 1])
-                        openers = tuple(sorted(learned))
+                continue
+            c.imported += 1
+            records.append(rec)
+            if fmt == HEADER and len(learned) < _LEARNED_OPENERS_MAX:  # bare tick dicts: learn their first key
+                key_end = text.find('"', 2)
+                if text.startswith('{"') and key_end > 0 and text[: key_end + 1] not in learned:
+                    learned.add(text[: key_end + 1])
+                    openers = tuple(sorted(learned))
             continue
 
-        good, spans, starts = _salvage_records(builder, text, no, openers)
-        if not good:  # no known opener worked: try every object start (e.g. a record type not seen yet)
-            good, spans, starts = _salvage_records(builder, text, no, ('{"',))
-        if not good:
+        salvage = salvage_line(builder, text, no, openers)
+        if not salvage.records:
             c.quarantined += 1
-            out.quarantined.append(QuarantineItem(no, raw, _unsalvageable_reason(text, error)))
+            out.quarantined.append(QuarantineItem(no, raw, unsalvageable_reason(text)))
             continue
         c.salvaged += 1
-        c.salvaged_records += len(good)
-        records.extend(good)
-        for a, b in _split_fragments(text, spans, starts):
+        c.salvaged_records += len(salvage.records)
+        records.extend(salvage.records)
+        for a, b in salvage.fragments:
             c.fragments += 1
             out.quarantined.append(QuarantineItem(
-                no, text[a:b].encode(), f"unrecovered fragment (chars {a}-{b}) of a salvaged line "
-                f"({len(good)} record(s) recovered): interleaved or truncated write", fragment=True,
+                no, text[a:b].encode(), fragment_reason(a, b, len(salvage.records)), fragment=True,
             ))
-
+    c.lines = no
     _finish(out)
-    return out
 
 
 def _finish(out: LegacyFile) -> None:
@@ -565,7 +224,7 @@ def _finish(out: LegacyFile) -> None:
     records = out.records
     for i, rec in enumerate(records):
         rec.index = i
-    missing = [i for i, r in enumerate(records) if r.ts_us < 0]
+    missing = [i for i, r in enumerate(records) if r.ts_us < 0]  # NO_TIME (and any time before 1970)
     if missing:
         known = [i for i, r in enumerate(records) if r.ts_us >= 0]
         for i in missing:
@@ -577,6 +236,6 @@ def _finish(out: LegacyFile) -> None:
     for rec in records:
         if rec.game_id:
             day = game_id_day(rec.game_id)
-            if day is not None and day != rec.ts_us // _US_PER_DAY:
+            if day is not None and day != rec.ts_us // US_PER_DAY:
                 mismatch += 1
     out.counters.gameid_date_mismatch = mismatch

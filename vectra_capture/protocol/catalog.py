@@ -1,6 +1,6 @@
-"""What PROTOCOL.md knows about each event name, and how sure we are (protocol_verification.json).
+"""What docs/protocol.md knows about each event name, and how sure we are (protocol_verification.json).
 
-The static part is written down once here from PROTOCOL.md; the default verification status comes from
+The static part is written down once here from docs/protocol.md; the default verification status comes from
 its tags ([data] -> verified, [docs]/[guess] -> unverified). A person can override a status with
 `vectra protocol verify`, which lands in manifests/protocol_verification.json.
 """
@@ -34,13 +34,13 @@ class EventInfo(BaseModel):
         return "verified" if self.source_tag == "data" else "unverified"
 
 
-def _e(name: str, direction: str, login: bool, tag: str, meaning: str, *facts: str, traced: bool | None = None) -> EventInfo:
+def _event(name: str, direction: str, login: bool, tag: str, meaning: str, *facts: str, traced: bool | None = None) -> EventInfo:
     return EventInfo(name=name, direction=direction, needs_login=login, source_tag=tag, meaning=meaning,
                      facts=list(facts), traced=traced)
 
 
 _EVENTS: list[EventInfo] = [
-    _e("gameStateUpdate", "received", False, "data",
+    _event("gameStateUpdate", "received", False, "data",
        "The game's heartbeat: one broadcast per 250 ms tick while a game runs and one per 100 ms during the "
        "15 s cooldown and presale. Carries price, tick, phase flags, the top-10 leaderboard and provably-fair hash.",
        "Always present: gameId (YYYYMMDD-<16 hex>, date part is UTC), cooldownTimer (ms), cooldownPaused, "
@@ -54,77 +54,77 @@ _EVENTS: list[EventInfo] = [
        "Phase rule: check rugged first, then active, then allowPreRoundBuys / cooldownTimer.",
        "Natural key for duplicates: (gameId, tickCount, cooldownTimer, rugged). Not traced.",
        traced=False),
-    _e("standard/newTrade", "received", False, "data",
+    _event("standard/newTrade", "received", False, "data",
        "A trade by any player in the current game: buy, sell, short_open or short_close.",
        "Fields: id (uuid), gameId, playerId, username (nullable), level, price, type (buy, sell, short_open, "
        "short_close, lower case), tickIndex, coin, amount; sometimes qty, leverage, bonusPortion, realPortion.",
        "No server timestamp. Arrives traced (three-element form): the payload is the last argument.",
        "At the rug, forced sells appear as type sell at the rug price. Natural key: id.",
        traced=True),
-    _e("newChatMessage", "received", False, "data",
+    _event("newChatMessage", "received", False, "data",
        "A chat message posted in the public game chat.",
        "Fields seen: playerId, username, level, message, timestamp (ms), filtered, role, tag, verified, replyTo.",
        "Arrives traced; some forms carry the payload as a JSON array.", traced=True),
-    _e("rugRoyaleUpdate", "received", False, "data",
+    _event("rugRoyaleUpdate", "received", False, "data",
        "Schedule and state of Rug Royale tournament events.",
        "Fields seen: status, activeEventId, currentEvent {id, startTime, endTime, prepTimeMinutes}, "
        "upcomingEvents, events[]."),
-    _e("battleEventUpdate", "received", False, "data",
+    _event("battleEventUpdate", "received", False, "data",
        "State of battle events (lobbies, queue, leaderboard of a practice-token battle).",
        "Fields seen: status, startTime, endTime, currentEvent, nextEvent, leaderboard, participantCount, "
        "queue, eventSchedule, config.", traced=True),
-    _e("goldenHourUpdate", "received", False, "docs",
+    _event("goldenHourUpdate", "received", False, "docs",
        "Golden hour promotion state; documented as public but not checked against data."),
-    _e("newSideBet", "received", False, "docs",
+    _event("newSideBet", "received", False, "docs",
        "A side bet placed by any player; documented as public but not checked against data."),
-    _e("gameNotification", "received", False, "guess",
+    _event("gameNotification", "received", False, "guess",
        "A notification shown in the game UI; its payload is a JSON array rather than an object."),
-    _e("usernameStatus", "received", True, "data",
+    _event("usernameStatus", "received", True, "data",
        "The logged-in player's username status, sent after authentication.",
        "Arrives traced: systems that kept the first argument lost 100% of usernameStatus.", traced=True),
-    _e("playerLeaderboardPosition", "received", True, "docs",
+    _event("playerLeaderboardPosition", "received", True, "docs",
        "The logged-in player's own leaderboard rank."),
-    _e("playerUpdate", "received", True, "data",
+    _event("playerUpdate", "received", True, "data",
        "The server's truth for the logged-in player's balance, position and PnL; needs a logged-in session.",
        "Fields: id, cash, positionQty, avgCost, cumulativePnL, pnlPercent, totalInvested, sidebetPnl, "
        "bonusBalance, hasInteracted, selectedCoin, levelInfo, sideBet, sidebets[], shortPosition, "
        "leveragedPositions[], and more. No gameId. Not traced.", traced=False),
-    _e("gameStatePlayerUpdate", "received", True, "data",
+    _event("gameStatePlayerUpdate", "received", True, "data",
        "Per-player game state for the logged-in player: leaderboard entry, rugpool and own trades.",
        "Shape: {gameId, leaderboardEntry?, rugpool?, trades[]?}. Not traced.", traced=False),
-    _e("currentSidebet", "received", True, "data",
+    _event("currentSidebet", "received", True, "data",
        "The logged-in player's side bet was placed.",
        "type placed, betAmount, xPayout (5), startTick, endTick = startTick + 40, tickIndex."),
-    _e("currentSidebetResult", "received", True, "data",
+    _event("currentSidebetResult", "received", True, "data",
        "The result of the logged-in player's side bet.",
        "type payout, betAmount, xPayout, startTick, endTick, payout, profit."),
-    _e("__ack__", "received", True, "docs",
+    _event("__ack__", "received", True, "docs",
        "The server's acknowledgement of one of our own requests (Socket.IO ack, frame 43<id>[...]).",
        "raw_json holds the ack's argument array."),
-    _e("buyOrder", "sent", True, "docs", "Client request to buy into the current game.", "Payload {amount}."),
-    _e("sellOrder", "sent", True, "docs", "Client request to sell part of the position.", "Payload {percentage}."),
-    _e("requestSidebet", "sent", True, "docs", "Client request to place a side bet.",
+    _event("buyOrder", "sent", True, "docs", "Client request to buy into the current game.", "Payload {amount}."),
+    _event("sellOrder", "sent", True, "docs", "Client request to sell part of the position.", "Payload {percentage}."),
+    _event("requestSidebet", "sent", True, "docs", "Client request to place a side bet.",
        "Payload {amount, coinAddress, xPayout}."),
-    _e("authenticate", "sent", True, "docs", "Client authentication request for a logged-in session."),
-    _e("chatHistory", "sent", False, "docs", "Client request for recent chat messages."),
-    _e("getLeaderboard", "sent", False, "docs", "Client request for the leaderboard."),
-    _e("ping", "sent", False, "docs",
+    _event("authenticate", "sent", True, "docs", "Client authentication request for a logged-in session."),
+    _event("chatHistory", "sent", False, "docs", "Client request for recent chat messages."),
+    _event("getLeaderboard", "sent", False, "docs", "Client request for the leaderboard."),
+    _event("ping", "sent", False, "docs",
        "Application-level keepalive the web client emits about every 30 s with {lastPing: ms} "
        "(separate from Engine.IO ping/pong every ~25 s)."),
-    _e("legacy.tick", "internal", False, "data",
+    _event("legacy.tick", "internal", False, "data",
        "One tick record from the legacy per-game recordings: game_id, tick, price, phase, active, rugged, "
        "cooldown_timer, trade_count.",
        "Cooldown and presale records are placeholders (tick 0, price 1.0) and never tick 0 of play.",
        "timestamp is naive America/New_York time; stored ts is converted to UTC."),
-    _e("legacy.game_start", "internal", False, "data", "Start of a game in the legacy recordings.",
+    _event("legacy.game_start", "internal", False, "data", "Start of a game in the legacy recordings.",
        "Fields: game_id, optional session_game_number."),
-    _e("legacy.game_end", "internal", False, "data", "End of a game in the legacy recordings.",
+    _event("legacy.game_end", "internal", False, "data", "End of a game in the legacy recordings.",
        "Fields: total_ticks (counts records, not game length), tick_range, price_range, peak_price, "
        "final_price, optional status, incomplete_reason, discard_reason."),
-    _e("legacy.session_start", "internal", False, "data", "Start of a legacy recording session."),
-    _e("legacy.game_complete", "internal", False, "data", "A game completed inside a legacy session file."),
-    _e("legacy.session_end", "internal", False, "data", "End of a legacy recording session."),
-    _e("legacy.metadata", "internal", False, "data", "A _metadata line of the old legacy header format."),
+    _event("legacy.session_start", "internal", False, "data", "Start of a legacy recording session."),
+    _event("legacy.game_complete", "internal", False, "data", "A game completed inside a legacy session file."),
+    _event("legacy.session_end", "internal", False, "data", "End of a legacy recording session."),
+    _event("legacy.metadata", "internal", False, "data", "A _metadata line of the old legacy header format."),
 ]
 
 CATALOG: dict[str, EventInfo] = {e.name: e for e in _EVENTS}
@@ -142,7 +142,7 @@ def read_verifications(paths: DataPaths) -> dict[str, Verification]:
 
 
 def status_of(paths: DataPaths, name: str) -> Verification:
-    """The manifest's status if someone set one, else the default from PROTOCOL.md's tag."""
+    """The manifest's status if someone set one, else the default from docs/protocol.md's tag."""
     found = read_verifications(paths).get(name)
     if found is not None:
         return found

@@ -1,4 +1,4 @@
-"""Pydantic v2 models of every event in PROTOCOL.md, for validation at the boundary.
+"""Pydantic v2 models of every event in docs/protocol.md, for validation at the boundary.
 
 Field names are the wire's own (camelCase) so a model's fields are exactly the keys it knows; the
 schema-drift check compares payload keys against them. Money, prices and multipliers are Decimal

@@ -1,7 +1,7 @@
 """Recordings -> the events a real server would have emitted, in order.
 
 JSONL recordings of every legacy format (raw feed samples, raw captures, game/session files, the
-old header format) are read with `legacy_reader`, corrupt lines salvaged as in the import; legacy
+old header format) are read with the legacy reader, corrupt lines salvaged as in the import; legacy
 ticks become the gameStateUpdate payloads they were recorded from. Our own ws_event Parquet is
 re-emitted as recorded (replay mode). Single-event JSON captures (`{seq, ts, event, data}`, one
 pretty-printed object per `.json` file, as in the authenticated examples) are replayed in `seq` order.
@@ -19,7 +19,9 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from vectra_capture.frames import socketio_args
-from vectra_capture.legacy.reader import UNKNOWN, read_legacy_file, to_utc_us
+from vectra_capture.legacy.formats import UNKNOWN
+from vectra_capture.legacy.reader import read_legacy_file
+from vectra_capture.legacy.timestamps import to_utc_us
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,11 @@ from vectra_capture.store.manifests import (
     remove_run_file,
     write_manifest,
     write_run_file,
+    write_status_file,
 )
 from vectra_capture.store.notes import DEBUG_NOTE, DEBUG_NOTE_SCHEMA, write_debug_note
 from vectra_capture.store.partitions import (
-    add_missing_columns,
+    US_PER_DAY,
     delete_partition,
     replace_file_set,
     replace_partition,
@@ -33,13 +34,17 @@ from vectra_capture.store.partitions import (
 )
 from vectra_capture.store.quarantine import replace_quarantine_file_set
 from vectra_capture.store.raw_sink import CompactResult, RawSink, recover_spool
+from vectra_capture.store.root import DataRootError, check_data_root, is_disk_full, storage_problem
 
 __all__ = [
-    "add_missing_columns",
     "DEBUG_NOTE",
     "DEBUG_NOTE_SCHEMA",
     "CompactResult",
     "DataPaths",
+    "DataRootError",
+    "check_data_root",
+    "is_disk_full",
+    "storage_problem",
     "FileLock",
     "LockHeld",
     "is_locked",
@@ -62,10 +67,12 @@ __all__ = [
     "replace_partition",
     "replace_partition_batches",
     "replace_quarantine_file_set",
+    "US_PER_DAY",
     "utc_date",
     "write_manifest",
     "write_partition_file",
     "write_debug_note",
     "write_records",
     "write_run_file",
+    "write_status_file",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 from collections.abc import Iterator
@@ -12,11 +13,29 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vectra_capture.store.modes import dir_mode, open_private
+
 PARTIAL_SUFFIX = ".partial"
 
 
 def ensure_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
+    """Create `path` and any missing parents with the data root's folder mode (private by default)."""
+    if path.is_dir():
+        return path
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    mode = dir_mode()
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, mode)
+        except FileExistsError:  # another process made it meanwhile
+            continue
+        os.chmod(d, mode)  # mkdir's mode passes through the umask
+    if not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "a file is where a folder is expected", str(path))
     return path
 
 
@@ -39,7 +58,8 @@ def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     ensure_dir(path.parent)
     tmp = _partial_name(path)
     try:
-        with open(tmp, mode) as fh:
+        fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

@@ -1,4 +1,4 @@
-"""The envelope every Parquet row carries (DESIGN.md), as Arrow schemas."""
+"""The envelope every Parquet row carries, as Arrow schemas, and RawRecord, its in-process form."""
 
 from __future__ import annotations
 
@@ -21,11 +21,13 @@ ENVELOPE_FIELDS: list[pa.Field] = [
 ENVELOPE_SCHEMA = pa.schema(ENVELOPE_FIELDS)
 
 # ws_event: raw_json is the Socket.IO event array exactly as received: [event_name, ...args]
-# (the payload is the last argument, a trace object may precede it). origin_* say where a
-# replayed/imported row came from (file, line); they are null for live capture.
-# namespace / ack_id: the Socket.IO packet's namespace and ack id (a request `42<id>[...]` and the
-# ack `43<id>[...]` answering it share the id) [schema v2]. socket_id: which socket carried the
-# frame, the browser's CDP request id for source `cdp`, null otherwise [schema v3].
+# (the payload is the last argument, a trace object may precede it; an ack's array holds its
+# arguments and event_name is "__ack__"; binary attachments: see vectra_capture/frames.py).
+# origin_* say where a replayed/imported row came from (file, line); they are null for live capture.
+# namespace / ack_id (schema v2): the packet's `/nsp,` and ack id, null when it states none (a request
+# `42<id>[...]` and the ack `43<id>[...]` answering it share the id). socket_id (schema v3): which
+# socket carried the frame, the browser's CDP request id for source `cdp`, null otherwise. Files
+# written before a column was added lack it: read them with union_by_name.
 WS_EVENT_SCHEMA = pa.schema(
     [
         *ENVELOPE_FIELDS,

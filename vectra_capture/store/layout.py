@@ -20,7 +20,7 @@ def default_legacy_dir() -> Path:
 
 @dataclass(frozen=True)
 class DataPaths:
-    """The layout of DESIGN.md, rooted at one data directory."""
+    """Every path under one data root."""
 
     root: Path
 

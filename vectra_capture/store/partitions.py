@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -15,12 +16,17 @@ from vectra_capture.store.atomic import atomic_write_table, atomic_writer, remov
 from vectra_capture.store.envelope import QUARANTINE, QUARANTINE_SCHEMA, RAW_SCHEMAS, RawRecord
 from vectra_capture.store.layout import DataPaths
 
-_US_PER_DAY = 86_400_000_000
+US_PER_DAY = 86_400_000_000  # microseconds in a UTC day: a ts_us's day number is ts_us // US_PER_DAY
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def utc_date(ts_us: int) -> str:
-    return datetime.fromtimestamp((ts_us // _US_PER_DAY) * 86_400, tz=UTC).strftime("%Y-%m-%d")
+    return _day_text(ts_us // US_PER_DAY)
+
+
+@functools.lru_cache(maxsize=1024)
+def _day_text(day: int) -> str:  # one strftime per day, not per record
+    return datetime.fromtimestamp(day * 86_400, tz=UTC).strftime("%Y-%m-%d")
 
 
 def clean_text(value: str | None) -> str | None:
@@ -37,6 +43,16 @@ def text_array(values: list[str | None]) -> pa.Array:
         return pa.array(values, type=pa.string())
     except (UnicodeEncodeError, pa.ArrowInvalid):
         return pa.array([clean_text(v) for v in values], type=pa.string())
+
+
+def json_text_array(values: list[str]) -> pa.Array:
+    """A column of JSON texts (raw_json). A lone surrogate can only sit inside a JSON string value, so
+    it is written back as its `\\uXXXX` escape: the text stays valid JSON that decodes to the same
+    value (only when needed: it is rare)."""
+    try:
+        return pa.array(values, type=pa.string())
+    except (UnicodeEncodeError, pa.ArrowInvalid):
+        return pa.array([_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", v) for v in values], type=pa.string())
 
 
 def _column(values: list, field: pa.Field) -> pa.Array:
@@ -69,24 +85,33 @@ def group_by_partition(records: Iterable[RawRecord]) -> dict[tuple[str, str, str
     """(doc_type, source, date) -> records, in arrival order."""
     groups: dict[tuple[str, str, str], list[RawRecord]] = defaultdict(list)
     for rec in records:
-        groups[(rec.doc_type, rec.source, utc_date(rec.ts_us))].append(rec)
+        groups[partition_key(rec)].append(rec)
     return groups
+
+
+def partition_key(rec: RawRecord) -> tuple[str, str, str]:
+    return rec.doc_type, rec.source, utc_date(rec.ts_us)
+
+
+def records_path(paths: DataPaths, key: tuple[str, str, str], name_prefix: str, first_seq: int,
+                 last_seq: int) -> tuple[Path, pa.Schema]:
+    """Where a run of records of one (doc_type, source, date) lands, and its schema:
+    `<prefix>_<first seq>-<last seq>.parquet`, so writing the same records again replaces the
+    same file. Quarantine records go under quarantine/."""
+    doc_type, source, date = key
+    name = f"{name_prefix}_{first_seq:012d}-{last_seq:012d}.parquet"
+    if doc_type == QUARANTINE:
+        return quarantine_dir(paths, source, date) / name, QUARANTINE_SCHEMA
+    return paths.partition_dir(doc_type, date) / name, RAW_SCHEMAS[doc_type]
 
 
 def write_records(paths: DataPaths, records: list[RawRecord], name_prefix: str) -> list[Path]:
     """Land records as Parquet, one file per (doc_type, date), named deterministically
-    `<prefix>_<first seq>-<last seq>.parquet` so writing the same records again replaces
-    the same files. Quarantine records go under quarantine/."""
+    (`records_path`) so writing the same records again replaces the same files."""
     written: list[Path] = []
-    for (doc_type, source, date), group in sorted(group_by_partition(records).items()):
-        name = f"{name_prefix}_{group[0].seq:012d}-{group[-1].seq:012d}.parquet"
-        if doc_type == QUARANTINE:
-            path = quarantine_dir(paths, source, date) / name
-            table = records_to_table(group, QUARANTINE_SCHEMA)
-        else:
-            path = paths.partition_dir(doc_type, date) / name
-            table = records_to_table(group, RAW_SCHEMAS[doc_type])
-        atomic_write_table(path, table)
+    for key, group in sorted(group_by_partition(records).items()):
+        path, schema = records_path(paths, key, name_prefix, group[0].seq, group[-1].seq)
+        atomic_write_table(path, records_to_table(group, schema))
         written.append(path)
     return written
 
@@ -148,22 +173,3 @@ def replace_partition_batches(
         if other != path:
             remove_file(other)
     return path, rows
-
-
-def add_missing_columns(paths: DataPaths, doc_type: str, schema: pa.Schema) -> int:
-    """Rewrite (atomically, in place) every file of `doc_type` that lacks some of `schema`'s fields,
-    adding them as nulls in the schema's order (a schema migration that adds nullable columns).
-    Columns a file has beyond the schema are kept after them. Returns the files rewritten."""
-    rewritten = 0
-    for path in sorted(paths.doc_type_dir(doc_type).glob("date=*/*.parquet")):
-        have = pq.read_schema(path)
-        if all(name in have.names for name in schema.names):
-            continue
-        table = pq.read_table(path)
-        columns = [table.column(f.name) if f.name in have.names else pa.nulls(table.num_rows, f.type) for f in schema]
-        extra = [name for name in have.names if name not in schema.names]
-        table = pa.Table.from_arrays([*columns, *(table.column(n) for n in extra)],
-                                     schema=pa.schema([*schema, *(have.field(n) for n in extra)]))
-        atomic_write_table(path, table)
-        rewritten += 1
-    return rewritten

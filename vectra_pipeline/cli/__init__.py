@@ -11,9 +11,10 @@ import logging
 import click
 
 from vectra_pipeline.cli import browser, capture, data, feed, index, legacy, protocol, schema, up
+from vectra_pipeline.cli.common import VectraGroup
 
 
-@click.group()
+@click.group(cls=VectraGroup)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def main(verbose: bool) -> None:
     """Vectra: capture the rugs.fun feed, query it, index it."""

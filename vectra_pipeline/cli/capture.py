@@ -8,8 +8,10 @@ from vectra_capture.cdp.endpoint import CdpEndpointError
 from vectra_capture.cdp.redact import DEFAULT_SECRET_KEYS
 from vectra_capture.cdp.source import CdpOptions, CdpSource
 from vectra_capture.daemon import LIVE_HEADERS, LIVE_URL, CaptureConfig, CaptureFailed, run_daemon
+from vectra_capture.frames import DEFAULT_MAX_FRAME_BYTES
 from vectra_capture.status import read_status
 from vectra_capture.store import LockHeld
+from vectra_capture.urls import check_capture_url, redact_url
 from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, resolve_paths
 
 
@@ -23,6 +25,11 @@ from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, 
               help="How often the spool is rolled into a Parquet file.")
 @click.option("--transport", type=click.Choice(["websocket", "polling"]), multiple=True,
               help="Engine.IO transports (default: websocket).")
+@click.option("--max-frame-bytes", default=DEFAULT_MAX_FRAME_BYTES, type=click.IntRange(min=1024), show_default=True,
+              help="Frames larger than this are quarantined (event name, size and first 64 KiB kept); "
+                   "the connection stays up.")
+@click.option("--max-buffer-mb", default=256.0, type=click.FloatRange(min=0.01), show_default=True,
+              help="Memory for frames while the disk is full; beyond it frames are dropped (counted).")
 @click.option("--cdp", "cdp_url", default=None, metavar="URL",
               help="Record the player's own browser instead: its DevTools endpoint, e.g. http://127.0.0.1:9222 "
                    "(see `vectra browser`).")
@@ -37,21 +44,29 @@ from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, 
               help="Longest pause between reconnect attempts, seconds.")
 @data_dir_option
 def capture(url: str | None, source: str, watchdog: float, flush_interval: float, roll_seconds: float,
-            transport: tuple[str, ...], cdp_url: str | None, cdp_match: str, allow_remote_cdp: bool,
-            keep_secrets: bool, redact_keys: str, backoff_max: float, data_dir: str | None) -> None:
+            transport: tuple[str, ...], max_frame_bytes: int, max_buffer_mb: float, cdp_url: str | None,
+            cdp_match: str, allow_remote_cdp: bool, keep_secrets: bool, redact_keys: str, backoff_max: float,
+            data_dir: str | None) -> None:
     """Run the capture daemon in the foreground until SIGINT/SIGTERM (which flush everything)."""
 
     if cdp_url and url:
         raise click.UsageError("--url and --cdp are two different feeds: give one")
-    paths = resolve_paths(data_dir)
+    if url is not None:
+        try:
+            check_capture_url(url)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--url") from None
     frame_source = None
     if cdp_url:
         try:
             frame_source = CdpSource(CdpOptions(
                 cdp_url, match=cdp_match, allow_remote=allow_remote_cdp, keep_secrets=keep_secrets,
-                secret_keys=tuple(k.strip() for k in redact_keys.split(",") if k.strip()), backoff_max=backoff_max))
+                secret_keys=tuple(k.strip() for k in redact_keys.split(",") if k.strip()), backoff_max=backoff_max,
+                max_frame_bytes=max_frame_bytes))
         except CdpEndpointError as exc:
             raise click.UsageError(str(exc)) from exc
+    # A full disk does not stop the daemon: it buffers in memory and retries (see `vectra status`).
+    paths = resolve_paths(data_dir, write=True, allow_full=True)
     config = CaptureConfig(
         url=cdp_url or url or LIVE_URL,
         data_dir=paths,
@@ -62,8 +77,11 @@ def capture(url: str | None, source: str, watchdog: float, flush_interval: float
         flush_interval=flush_interval,
         roll_seconds=roll_seconds,
         backoff_max=backoff_max,
+        max_frame_bytes=max_frame_bytes,
+        max_buffer_bytes=int(max_buffer_mb * (1 << 20)),
     )
-    what = f"the browser at {config.url} (sockets matching {cdp_match!r})" if cdp_url else config.url
+    what = f"the browser at {redact_url(config.url)} (sockets matching {cdp_match!r})" if cdp_url \
+        else redact_url(config.url)
     click.echo(f"capturing {what} into {paths.root} (Ctrl-C to stop)", err=True)
     try:
         final = run_daemon(config, frame_source)
@@ -100,8 +118,22 @@ def status(data_dir: str | None, as_json: bool) -> None:
     click.echo(f"frames:      received={frames.get('received', st['received'])}  sent={frames.get('sent', 0)}")
     click.echo(f"events:      received={st['received']}  written={st['written']}  "
                f"quarantined={st['quarantined']}  system={st['system_events']}")
+    if st.get("control_packets"):  # Engine.IO / Socket.IO control packets: counted, not stored
+        click.echo("control:     " + "  ".join(f"{k}={v}" for k, v in sorted(st["control_packets"].items())))
     click.echo(f"storage:     spool depth={st['spool_depth']}  in Parquet={st['in_parquet']}  "
                f"last flush={st['last_flush']}  lag={st['lag_seconds']}s")
+    if st.get("storage_state", "ok") != "ok":
+        click.echo(f"DISK:        {st['storage_state']} since {st.get('storage_since')} ({st.get('storage_error')}): "
+                   f"{st.get('buffered_bytes', 0) / 1e6:.1f} MB buffered in memory of "
+                   f"{st.get('buffer_limit_bytes', 0) / 1e6:.0f} MB, {st.get('dropped', 0)} dropped")
+    elif st.get("dropped"):
+        click.echo(f"dropped:     {st['dropped']} records while the disk was full (see records_dropped events)")
+    if st.get("roll_failures"):
+        click.echo(f"rolls:       {st['roll_failures']} failed, {st.get('rolls_waiting', 0)} waiting for a retry "
+                   f"(last: {st.get('last_roll_error')})")
+    recovery = st.get("recovery") or {}
+    if recovery.get("state") not in (None, "done"):
+        click.echo(f"recovery:    {recovery.get('state')}" + (f" ({recovery['error']})" if recovery.get("error") else ""))
     live = st.get("live") or {}
     click.echo(f"game:        {live.get('game_id')}  phase={live.get('phase')}  tick={live.get('tick')}  "
                f"price={live.get('price')}  players={live.get('connected_players')}")

@@ -1,4 +1,4 @@
-"""Options and output helpers every command group shares."""
+"""Options, the data root check and output helpers every command group shares."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from vectra_capture.store.layout import DataPaths
+from vectra_capture.store.root import DataRootError, check_data_root, storage_problem
 
 data_dir_option = click.option(
     "--data-dir",
@@ -18,8 +19,36 @@ data_dir_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
-def resolve_paths(data_dir: str | None) -> DataPaths:
-    return DataPaths.resolve(data_dir)
+class BadInput(click.ClickException):
+    """Input the command cannot use (a bad filter, an unusable data root...): one line
+    `Error: <what is wrong and what to do>`, exit code 2 (click's usage-error code), no usage block,
+    no traceback."""
+
+    exit_code = 2
+
+
+def resolve_paths(data_dir: str | None, write: bool = False, allow_full: bool = False) -> DataPaths:
+    """The data root, checked: readable always; created, writable and not full with `write`."""
+    try:
+        return check_data_root(DataPaths.resolve(data_dir), write=write, allow_full=allow_full)
+    except DataRootError as exc:
+        raise BadInput(str(exc)) from None
+
+
+class VectraGroup(click.Group):
+    """Turns a storage error met mid-command (disk full, read-only, no permission) into the same
+    one-line exit-2 message as the start-up check, instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DataRootError as exc:
+            raise BadInput(str(exc)) from None
+        except OSError as exc:
+            message = storage_problem(exc)
+            if message is None:
+                raise
+            raise BadInput(message) from None
 
 
 def emit_json(obj: Any) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from datetime import date as Date
 from pathlib import Path
 
 import click
 from tqdm import tqdm
 
-from vectra_capture.store import delete_partition
+from vectra_capture.store.prune import apply_prune, partition_date, plan_prune
 from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, resolve_paths
 from vectra_pipeline.export import export_jsonl, partitions
 from vectra_pipeline.query import Query
@@ -42,35 +43,65 @@ def status(data_dir: str | None, as_json: bool) -> None:
                    f"{r['first_ts']} .. {r['last_ts']}")
 
 
+def _before_date(text: str) -> Date:
+    """Only YYYY-MM-DD: `date.fromisoformat` also takes 20251030 and 2025-W44-1, which read as
+    something else than they look."""
+    day = partition_date(Path(f"date={text}"))
+    if day is None:
+        raise click.BadParameter(f"{text!r} is not a YYYY-MM-DD date (e.g. 2025-10-30)", param_hint="--before")
+    return day
+
+
 @data.command()
 @click.option("--before", "before", required=True, help="Delete partitions dated strictly before this YYYY-MM-DD.")
 @click.option("--yes", is_flag=True, help="Really delete (otherwise only list what would go).")
+@click.option("--force", is_flag=True, help="Allow a --before date in the future (it deletes today's data too).")
+@click.option("--include-quarantine", is_flag=True,
+              help="Also delete quarantine/<source>/date=... partitions (kept by default: the only copy of "
+                   "what could not be parsed).")
+@click.option("--include-notes", is_flag=True,
+              help="Also delete debug_note partitions (kept by default: notes are canonical).")
 @data_dir_option
 @json_option
-def prune(before: str, yes: bool, data_dir: str | None, as_json: bool) -> None:
-    """Delete raw and typed partitions dated before DATE (through the store)."""
-    try:
-        Date.fromisoformat(before)
-    except ValueError:
-        raise click.BadParameter(f"{before!r} is not a YYYY-MM-DD date", param_hint="--before") from None
-    paths = resolve_paths(data_dir)
-    targets = sorted(
-        (doc.name.split("=", 1)[1], part.name.split("=", 1)[1])
-        for doc in paths.events_parquet.glob("doc_type=*")
-        for part in doc.glob("date=*")
-        if part.name.split("=", 1)[1] < before
-    )
-    removed = {f"{t}/{d}": delete_partition(paths, t, d) for t, d in targets} if yes else {}
-    result = {"before": before, "partitions": [f"{t}/{d}" for t, d in targets], "deleted": yes,
-              "files_removed": sum(removed.values())}
+def prune(before: str, yes: bool, force: bool, include_quarantine: bool, include_notes: bool,
+          data_dir: str | None, as_json: bool) -> None:
+    """Delete raw and typed partitions dated before DATE (through the store). Debug notes and
+    quarantine are kept unless asked for."""
+    day = _before_date(before)
+    today = datetime.now(UTC).date()
+    if day > today and not force:
+        raise click.BadParameter(f"{day} is in the future (today is {today} UTC): that deletes today's data "
+                                 f"too; pass --force if you mean it", param_hint="--before")
+    # A full disk is exactly when pruning is needed: only refuse what cannot be written at all.
+    paths = resolve_paths(data_dir, write=yes, allow_full=True)
+    plan = plan_prune(paths, day, include_quarantine=include_quarantine, include_notes=include_notes)
+    removed = apply_prune(paths, plan) if yes else 0
+    result = {
+        "before": day.isoformat(), "deleted": yes, "files_removed": removed,
+        "partitions": [f"{t}/{d}" for t, d in plan.delete],
+        "quarantine_partitions": [f"{s}/{d}" for s, d in plan.delete_quarantine],
+        "kept": {"debug_note": plan.kept_notes, "quarantine": plan.kept_quarantine},
+        "skipped": plan.skipped,
+    }
     if as_json:
         emit_json(result)
-    else:
-        verb = "deleted" if yes else "would delete (pass --yes)"
-        click.echo(f"{verb}: {len(targets)} partitions before {before}")
-        for p in result["partitions"]:
-            click.echo(f"  {p}")
-    sys.exit(0)
+        return
+    verb = "deleted" if yes else "would delete (pass --yes)"
+    click.echo(f"{verb}: {len(plan.delete)} partitions before {day}")
+    for p in result["partitions"]:
+        click.echo(f"  {p}")
+    if plan.delete_quarantine:
+        click.echo(f"{verb}: {len(plan.delete_quarantine)} quarantine partitions")
+        for p in result["quarantine_partitions"]:
+            click.echo(f"  quarantine/{p}")
+    if plan.kept_notes:
+        click.echo(f"kept: {len(plan.kept_notes)} debug_note partitions before {day} "
+                   f"(notes are canonical; --include-notes deletes them too)")
+    if plan.kept_quarantine:
+        click.echo(f"kept: {len(plan.kept_quarantine)} quarantine partitions before {day} "
+                   f"(--include-quarantine deletes them too)")
+    for p in plan.skipped:
+        click.echo(f"skipped (not a date=YYYY-MM-DD folder): {p}")
 
 
 @data.command("export")

@@ -9,10 +9,14 @@ from tqdm import tqdm
 
 from vectra_capture.store import LockHeld
 from vectra_capture.store.notes import write_debug_note
-from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, resolve_paths
-from vectra_pipeline.index import build as vi
+from vectra_pipeline.cli.common import BadInput, data_dir_option, emit_json, json_option, resolve_paths
+from vectra_pipeline.index.build import build, build_table
+from vectra_pipeline.index.errors import InvalidFilter, VectorIndexError
+from vectra_pipeline.index.search import search
+from vectra_pipeline.index.stats import stats
+from vectra_pipeline.index.tables import TABLES
 
-TABLE_CHOICE = click.Choice(["events", "code_context", "debug_notes"])
+TABLE_CHOICE = click.Choice(TABLES)
 
 
 def _progress(total: int, desc: str):
@@ -24,20 +28,20 @@ def index() -> None:
     """Vector tables (events, code_context, debug_notes) derived from Parquet and the repo."""
 
 
-@index.command()
+@index.command("build")
 @click.option("--full", "mode", flag_value="full", help="Drop and rebuild from the sources.")
 @click.option("--incremental", "mode", flag_value="incremental", default=True,
               help="Index only new or changed source files (default).")
 @click.option("--table", "tables", type=TABLE_CHOICE, multiple=True, help="Only this table (repeatable).")
 @data_dir_option
 @json_option
-def build(mode: str, tables: tuple[str, ...], data_dir: str | None, as_json: bool) -> None:
+def build_command(mode: str, tables: tuple[str, ...], data_dir: str | None, as_json: bool) -> None:
     """Build the vector tables, fully or incrementally."""
 
-    paths = resolve_paths(data_dir)
+    paths = resolve_paths(data_dir, write=True)
     try:
-        results = vi.build(paths, full=mode == "full", tables=tables or vi.TABLES, progress=_progress)
-    except vi.IndexError_ as exc:
+        results = build(paths, full=mode == "full", tables=tables or TABLES, progress=_progress)
+    except VectorIndexError as exc:
         raise click.ClickException(str(exc)) from exc
     except LockHeld as exc:  # another build (CLI or Dagster) is writing that table right now
         raise click.ClickException(f"another index build is running ({exc}); try again when it has finished") from exc
@@ -68,8 +72,10 @@ def query(text: str, table: str, where: str | None, limit: int, data_dir: str | 
     """Hybrid (vector + full-text) search of one table."""
     paths = resolve_paths(data_dir)
     try:
-        results = vi.search(text, table=table, where=where, limit=limit, paths=paths)
-    except vi.IndexError_ as exc:
+        results = search(text, table=table, where=where, limit=limit, paths=paths)
+    except InvalidFilter as exc:
+        raise BadInput(f"--where: {exc}") from exc
+    except VectorIndexError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
         emit_json(results)
@@ -83,12 +89,12 @@ def query(text: str, table: str, where: str | None, limit: int, data_dir: str | 
         click.echo("no results")
 
 
-@index.command()
+@index.command("stats")
 @data_dir_option
 @json_option
-def stats(data_dir: str | None, as_json: bool) -> None:
+def stats_command(data_dir: str | None, as_json: bool) -> None:
     """Rows, kinds, indices and checkpoint state of each table."""
-    out = vi.stats(resolve_paths(data_dir))
+    out = stats(resolve_paths(data_dir))
     if as_json:
         emit_json(out)
         return
@@ -117,17 +123,14 @@ def notes() -> None:
 @json_option
 def add(text: str, no_index: bool, data_dir: str | None, as_json: bool) -> None:
     """Add a note (Parquet doc_type=debug_note), then index it incrementally."""
-    paths = resolve_paths(data_dir)
+    paths = resolve_paths(data_dir, write=True)
     if not text.strip():
         raise click.ClickException("empty note")
     path = write_debug_note(paths, text)
     out: dict = {"stored": str(path.relative_to(paths.root)), "embedded": 0}
     if not no_index:
-        from vectra_capture.store import LockHeld
-        from vectra_pipeline.index import build as vi
-
         try:
-            out["embedded"] = vi.build_table(paths, "debug_notes", full=False).embedded
+            out["embedded"] = build_table(paths, "debug_notes", full=False).embedded
         except LockHeld:
             # the note is safe in Parquet; the build holding the table (or the next one) indexes it
             out["deferred"] = "another index build is running; the note will be indexed by the next build"

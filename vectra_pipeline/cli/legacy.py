@@ -9,6 +9,7 @@ import click
 from tqdm import tqdm
 
 from vectra_capture.legacy.importer import import_legacy
+from vectra_capture.legacy.lines import DEFAULT_MAX_LINE_BYTES
 from vectra_capture.store import LockHeld
 from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, resolve_paths
 
@@ -22,12 +23,15 @@ def legacy() -> None:
 @click.argument("sources", nargs=-1, type=click.Path(exists=True))
 @click.option("--force", is_flag=True, help="Re-import files even when unchanged.")
 @click.option("--workers", type=int, default=1, show_default=True, help="Processes importing changed files.")
+@click.option("--max-line-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_LINE_BYTES, show_default=True,
+              help="Longer lines are quarantined with their size and first bytes (bounds memory per line).")
 @data_dir_option
 @json_option
-def import_cmd(sources: tuple[str, ...], force: bool, workers: int, data_dir: str | None, as_json: bool) -> None:
+def import_cmd(sources: tuple[str, ...], force: bool, workers: int, max_line_bytes: int, data_dir: str | None,
+               as_json: bool) -> None:
     """Import PATH... (files or folders; default $RUGS_LEGACY_DIR or ~/rugs_recordings)."""
 
-    paths = resolve_paths(data_dir)
+    paths = resolve_paths(data_dir, write=True)
     bar = tqdm(unit="file", file=sys.stderr, disable=None, desc="legacy import")
 
     def on_plan(n: int) -> None:
@@ -40,7 +44,7 @@ def import_cmd(sources: tuple[str, ...], force: bool, workers: int, data_dir: st
 
     try:
         summary = import_legacy([Path(s) for s in sources] or None, paths, force=force, workers=workers,
-                                on_file=on_file, on_plan=on_plan)
+                                max_line_bytes=max_line_bytes, on_file=on_file, on_plan=on_plan)
     except LockHeld as exc:
         raise click.ClickException(f"another legacy import is running ({exc})") from exc
     except FileNotFoundError as exc:
@@ -74,7 +78,8 @@ def _print_human(s: dict) -> None:
         ("  imported whole", s["imported"]),
         ("  salvaged", f"{s['salvaged']} lines -> {s['salvaged_records']} records "
                        f"({s['fragments']} unrecovered fragments quarantined)"),
-        ("  quarantined", s["quarantined"]),
+        ("  quarantined", s["quarantined"]
+                          if not s["oversized"] else f"{s['quarantined']} ({s['oversized']} over the line limit)"),
         ("  blank", s["blank"]),
         ("records written", s["records"]),
         ("quarantine rows", s["quarantine_rows"]),

@@ -24,7 +24,7 @@ def seen_counts(paths) -> dict[str, int]:
 
 @click.group()
 def protocol() -> None:
-    """The protocol catalog (PROTOCOL.md facts) and its verification status."""
+    """The protocol catalog (docs/protocol.md facts) and its verification status."""
 
 
 @protocol.command()
@@ -44,7 +44,7 @@ def show(event: str | None, data_dir: str | None, as_json: bool) -> None:
         e = entries[0]
         click.echo(f"{e['name']}  ({'known' if e['known'] else 'not in the catalog'})")
         click.echo(f"  direction: {e['direction']}   needs login: {e['needs_login']}   traced: {e['traced']}")
-        click.echo(f"  status: {e['verification']['status']}  (PROTOCOL.md tag: {e['source_tag']})")
+        click.echo(f"  status: {e['verification']['status']}  (docs/protocol.md tag: {e['source_tag']})")
         if e["verification"].get("note"):
             click.echo(f"  note: {e['verification']['note']}")
         click.echo(f"  rows seen: {e['rows_seen']}")
@@ -67,7 +67,7 @@ def show(event: str | None, data_dir: str | None, as_json: bool) -> None:
 @json_option
 def verify(event: str, status: str, note: str | None, data_dir: str | None, as_json: bool) -> None:
     """Record the verification status of EVENT in manifests/protocol_verification.json."""
-    paths = resolve_paths(data_dir)
+    paths = resolve_paths(data_dir, write=True)
     entry = set_status(paths, event, status, note)  # type: ignore[arg-type]
     if as_json:
         emit_json({"event": event, **entry.model_dump()})

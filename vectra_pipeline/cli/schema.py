@@ -7,6 +7,7 @@ import sys
 import click
 
 from vectra_capture.store import read_manifest
+from vectra_pipeline import duck
 from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, resolve_paths
 from vectra_pipeline.derive.schema_manifest import MANIFEST, SCHEMA_VERSION, check_manifest
 from vectra_pipeline.derive.schema_manifest import migrate as run_migrate
@@ -55,7 +56,8 @@ def check(drift: bool, data_dir: str | None, as_json: bool) -> None:
     if drift:
         from vectra_pipeline.derive.checks import schema_drift
 
-        drift_outcome = schema_drift(paths)
+        with duck.connect() as con:
+            drift_outcome = schema_drift(con, paths)
     if as_json:
         out = {"passed": outcome.passed, "summary": outcome.summary, **outcome.details}
         if drift_outcome:
@@ -77,7 +79,7 @@ def check(drift: bool, data_dir: str | None, as_json: bool) -> None:
 @json_option
 def migrate(data_dir: str | None, as_json: bool) -> None:
     """Bring the data root to the code's schema version and rewrite the manifest."""
-    outcome = run_migrate(resolve_paths(data_dir))
+    outcome = run_migrate(resolve_paths(data_dir, write=True))
     if as_json:
         emit_json({"passed": outcome.passed, "summary": outcome.summary, **outcome.details})
     else:

@@ -1,7 +1,7 @@
 """`vectra up`: the whole system in one terminal (what `make run` starts).
 
-Each child runs in its own process group, so Ctrl-C here stops all of them, and `dagster dev`
-(which ignores signals sent to a plain background job) is stopped through its group.
+The children (feed, capture daemon, Dagster) are supervised (`supervisor.py`): one that exits
+non-zero is restarted with backoff and the log says why; Ctrl-C here stops all of them.
 """
 
 from __future__ import annotations
@@ -9,39 +9,19 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import click
 
 from vectra_pipeline.cli.common import data_dir_option, resolve_paths
+from vectra_pipeline.cli.supervisor import Supervisor
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _start(name: str, args: list[str], env: dict[str, str]) -> tuple[str, subprocess.Popen]:
-    click.echo(f"[up] starting {name}: {' '.join(args)}", err=True)
-    return name, subprocess.Popen(args, env=env, start_new_session=True)
-
-
-def _stop_all(children: list[tuple[str, subprocess.Popen]], grace: float = 20.0) -> None:
-    for _name, proc in children:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for name, proc in children:
-        try:
-            proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            click.echo(f"[up] {name} did not stop in {grace:.0f}s: killing it", err=True)
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 @click.command()
@@ -53,22 +33,27 @@ def _stop_all(children: list[tuple[str, subprocess.Popen]], grace: float = 20.0)
 @click.option("--recordings", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Recordings the local feed replays (files or folders), in a loop.")
 @click.option("--speed", default=1.0, type=float, show_default=True, help="Local feed speed (1 = real time).")
-@click.option("--dagster-home", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="DAGSTER_HOME (the folder with dagster.yaml).")
+@click.option("--dagster-home", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="DAGSTER_HOME (the folder with dagster.yaml); required unless --no-dagster.")
 @click.option("--workspace", type=click.Path(exists=True, path_type=Path), default=Path("workspace.yaml"),
               show_default=True)
 @click.option("--ui-port", default=3000, type=int, show_default=True, help="Dagster UI port on 127.0.0.1.")
+@click.option("--no-dagster", is_flag=True, help="Only the feed and the capture daemon (no Dagster UI).")
 @data_dir_option
-def up(feed_mode: str, cdp_url: str, recordings: tuple[Path, ...], speed: float, dagster_home: Path,
-       workspace: Path, ui_port: int, data_dir: str | None) -> None:
+def up(feed_mode: str, cdp_url: str, recordings: tuple[Path, ...], speed: float, dagster_home: Path | None,
+       workspace: Path, ui_port: int, no_dagster: bool, data_dir: str | None) -> None:
     """Start the feed (local replay, live, or the browser capture), the capture daemon and the Dagster UI;
-    Ctrl-C stops all (the browser of --feed cdp is the player's own and keeps running)."""
+    Ctrl-C stops all (the browser of --feed cdp is the player's own and keeps running). A child that
+    exits non-zero is restarted with backoff."""
     if feed_mode == "local" and not recordings:
         raise click.UsageError("--feed local needs --recordings")
-    paths = resolve_paths(data_dir)
-    env = {**os.environ, "RUGS_DATA_DIR": str(paths.root), "DAGSTER_HOME": str(dagster_home.resolve())}
+    if dagster_home is None and not no_dagster:
+        raise click.UsageError("--dagster-home is required (or pass --no-dagster)")
+    paths = resolve_paths(data_dir, write=True, allow_full=True)
+    env = {**os.environ, "RUGS_DATA_DIR": str(paths.root)}
+    if dagster_home is not None:
+        env["DAGSTER_HOME"] = str(dagster_home.resolve())
     vectra = [sys.executable, "-m", "vectra_pipeline.cli"]
-    children: list[tuple[str, subprocess.Popen]] = []
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -77,26 +62,27 @@ def up(feed_mode: str, cdp_url: str, recordings: tuple[Path, ...], speed: float,
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    supervisor = Supervisor(env)
+    reason = None
     try:
         capture_args = [*vectra, "capture", "--data-dir", str(paths.root)]
         if feed_mode == "local":
             port = _free_port()
-            children.append(_start("feed", [*vectra, "feed", "serve", "--port", str(port), "--speed", str(speed),
-                                            "--loop", *map(str, recordings)], env))
+            supervisor.add("feed", [*vectra, "feed", "serve", "--port", str(port), "--speed", str(speed), "--loop",
+                                    *map(str, recordings)])
             capture_args += ["--url", f"http://127.0.0.1:{port}"]
         elif feed_mode == "cdp":
             capture_args += ["--cdp", cdp_url]
-        children.append(_start("capture", capture_args, env))
-        children.append(_start("dagster", [sys.executable, "-m", "dagster", "dev", "-w", str(workspace),
-                                           "-h", "127.0.0.1", "-p", str(ui_port)], env))
-        click.echo(f"[up] data root {paths.root}; Dagster UI on http://127.0.0.1:{ui_port} (ready in ~15 s); "
-                   f"`vectra status` shows the daemon. Ctrl-C stops everything.", err=True)
-        while not stopping:
-            for name, proc in children:
-                if proc.poll() is not None:
-                    click.echo(f"[up] {name} exited with code {proc.returncode}: stopping the rest", err=True)
-                    stopping = True
-            time.sleep(0.5)
+        supervisor.add("capture", capture_args)
+        if not no_dagster:
+            supervisor.add("dagster", [sys.executable, "-m", "dagster", "dev", "-w", str(workspace),
+                                       "-h", "127.0.0.1", "-p", str(ui_port)])
+            click.echo(f"[up] Dagster UI on http://127.0.0.1:{ui_port} (ready in ~15 s)", err=True)
+        click.echo(f"[up] data root {paths.root}; `vectra status` shows the daemon. Ctrl-C stops everything.",
+                   err=True)
+        reason = supervisor.run(lambda: stopping)
     finally:
         click.echo("[up] stopping...", err=True)
-        _stop_all(children)
+        supervisor.stop_all()
+    if reason is not None:
+        sys.exit(1)

@@ -1,19 +1,24 @@
 """The data checks behind the Dagster asset checks (plain functions, so the CLI and tests use them too):
-key uniqueness, seed verification, reconciliation raw -> typed, schema drift raw -> models."""
+key uniqueness, seed verification, reconciliation raw -> typed, schema drift raw -> models, and the
+freshness of the capture's raw data. The data checks take the DuckDB connection they query (the Dagster resource's in a run, `duck.connect()` elsewhere)."""
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 
 from vectra_capture.protocol.models import MODELS, NESTED_MODELS, known_fields, payload_of, validate_payload
+from vectra_capture.status import read_status
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.derive.common import files, invalid_rows, raw_scan
 from vectra_pipeline.derive.schema_manifest import Outcome
 from vectra_pipeline.derive.schemas import KEYS
-from vectra_pipeline.duck import PAYLOAD_PATH, connect, sql_list
+from vectra_pipeline.duck import PAYLOAD_PATH, sql_list
 
 # Raw events deliberately not typed (kept in raw, searchable through the vector index).
 NOT_TYPED = (
@@ -37,12 +42,11 @@ def raw_dates(paths: DataPaths, window: int | None = None) -> list[str]:
     return dates[-window:] if window else dates
 
 
-def key_unique(paths: DataPaths, table: str) -> Outcome:
+def key_unique(con: duckdb.DuckDBPyConnection, paths: DataPaths, table: str) -> Outcome:
     key = KEYS[table]
     scan = _scan(paths, table, ", ".join(key))
     if scan is None:
         return Outcome(True, f"{table}: no partitions yet", {"rows": 0})
-    con = connect()
     cols = ", ".join(key)
     rows, dup_keys, dup_rows = con.execute(f"""
         SELECT (SELECT count(*) FROM {scan}), count(*), coalesce(sum(n), 0)
@@ -53,12 +57,12 @@ def key_unique(paths: DataPaths, table: str) -> Outcome:
     return Outcome(dup_keys == 0, f"{table}: {dup_keys} duplicate keys over {rows} rows", details)
 
 
-def seeds_verified(paths: DataPaths) -> Outcome:
+def seeds_verified(con: duckdb.DuckDBPyConnection, paths: DataPaths) -> Outcome:
     """Every complete_game row has seed_verified, and the stored flag matches a fresh sha256."""
     scan = _scan(paths, "complete_game", "game_id, server_seed, server_seed_hash, seed_verified")
     if scan is None:
         return Outcome(True, "complete_game: no partitions yet", {"games": 0})
-    rows = connect().execute(f"SELECT * FROM {scan}").fetchall()
+    rows = con.execute(f"SELECT * FROM {scan}").fetchall()
     unverified, wrong_flag = [], []
     for game_id, seed, seed_hash, flag in rows:
         ok = seed is not None and seed_hash is not None and hashlib.sha256(seed.encode()).hexdigest() == seed_hash.lower()
@@ -128,10 +132,9 @@ def _reconcile_date(con: duckdb.DuckDBPyConnection, raw: str, t: dict[str, str])
     return failures, unexplained + hist_missing, examples
 
 
-def reconcile(paths: DataPaths, dates: list[str] | None = None) -> Outcome:
+def reconcile(con: duckdb.DuckDBPyConnection, paths: DataPaths, dates: list[str] | None = None) -> Outcome:
     """Every raw row of `dates` is in a typed table (by natural key), deliberately not typed, or fails its model."""
     dates = dates if dates is not None else raw_dates(paths, 3)
-    con = connect()
     typed = {t: _scan(paths, t, ", ".join(KEYS[t]) + (", state_source" if t == "server_state" else ""))
              for t in ("game_tick", "player_action", "complete_game", "server_state")}
     empty = {"game_tick": "(SELECT NULL game_id, NULL::BIGINT tick, NULL::BIGINT cooldown_timer, NULL::BOOLEAN rugged WHERE false)",
@@ -167,11 +170,10 @@ def reconcile(paths: DataPaths, dates: list[str] | None = None) -> Outcome:
                            f"{failures} model failures", details)
 
 
-def schema_drift(paths: DataPaths, dates: list[str] | None = None) -> Outcome:
+def schema_drift(con: duckdb.DuckDBPyConnection, paths: DataPaths, dates: list[str] | None = None) -> Outcome:
     """Payload fields no model knows (top level; first leaderboard and gameHistory entry), with counts and
     first seen. Array payloads (chat, notifications) have no keys to compare."""
     dates = dates if dates is not None else raw_dates(paths, 2)
-    con = connect()
     found: dict[tuple[str, str], list] = {}
     unknown_events: dict[str, int] = {}
     for date in dates:
@@ -214,3 +216,51 @@ def schema_drift(paths: DataPaths, dates: list[str] | None = None) -> Outcome:
                "events_without_model": unknown_events}
     passed = not fields and not unknown_events
     return Outcome(passed, f"{len(fields)} unknown fields, {len(unknown_events)} events without a model", details)
+
+
+def _iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds") if ts else None
+
+
+def _newest_session_file(paths: DataPaths, session_id: str | None, dates: int = 2) -> Path | None:
+    """The newest ws_event Parquet file of the capture session (the daemon names its files
+    `<session_id>_<first seq>-<last seq>.parquet`), in the most recent `dates` partitions."""
+    parts = sorted(paths.doc_type_dir("ws_event").glob("date=*"))[-dates:]
+    pattern = f"{session_id}_*.parquet" if session_id else "*.parquet"
+    found = [f for part in parts for f in part.glob(pattern)]
+    return max(found, key=lambda f: f.stat().st_mtime, default=None)
+
+
+def raw_freshness(paths: DataPaths, max_age_seconds: float, now: float | None = None) -> Outcome:
+    """Has the capture daemon landed raw ws_event Parquet within `max_age_seconds`?
+
+    A daemon is expected when its lock is held (running) or when its last status has no `stopped_at`
+    (a clean stop writes one, so without it the daemon died). Otherwise there is nothing to be fresh about and the check
+    passes saying so. The age counts from the newest file of the daemon's session or from its start,
+    whichever is later, so a daemon that just started is not red before its first spool roll."""
+    now = time.time() if now is None else now
+    status = read_status(paths)
+    running = bool(status.get("running"))
+    left_behind = not running and paths.capture_status.exists() and not status.get("stopped_at")
+    details: dict = {"daemon_running": running, "daemon_state": status.get("state"),
+                     "max_age_minutes": round(max_age_seconds / 60, 1)}
+    if not running and not left_behind:
+        return Outcome(True, "no capture daemon expected (none running, none stopped uncleanly): "
+                             "raw freshness not required", details)
+    session_id = status.get("session_id")
+    newest = _newest_session_file(paths, session_id)
+    landed = newest.stat().st_mtime if newest else None
+    started = datetime.fromisoformat(status["started_at"]).timestamp() if status.get("started_at") else None
+    since = max(landed or 0.0, started or 0.0) or None
+    age = now - since if since else None
+    details.update({"session_id": session_id, "last_landed": _iso(landed), "daemon_started": _iso(started),
+                    "last_file": newest.name if newest else None,
+                    "age_minutes": round(age / 60, 1) if age is not None else None})
+    if age is not None and age <= max_age_seconds:
+        return Outcome(True, f"raw data landed {age / 60:.0f} min ago (limit {max_age_seconds / 60:.0f} min)", details)
+    quiet = f"for {age / 60:.0f} min" if age is not None else "yet"
+    if running:
+        return Outcome(False, f"the capture daemon is running but has landed no raw Parquet {quiet} "
+                              f"(limit {max_age_seconds / 60:.0f} min): feed silent or daemon stuck", details)
+    return Outcome(False, f"the capture daemon is not running and did not stop cleanly (its last status "
+                          f"in run/ has no stopped_at); no raw data landed {quiet}: restart `vectra capture`", details)

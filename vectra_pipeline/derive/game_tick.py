@@ -3,8 +3,9 @@
 Key (game_id, tick, cooldown_timer, rugged); the first arrival (ts, session_id, seq) wins. Cooldown
 ticks (not active, not rugged, cooldownTimer > 0) are stored with tick and price NULL whatever the
 wire says: the live genesis broadcast (tickCount 0, price 1) and legacy placeholder records (tick 0,
-price 1.0) are cooldown/presale/settlement rows, never tick 0 of play. Absent active/rugged mean false. Phase rule (PROTOCOL.md): rugged, then
-active, then allowPreRoundBuys (presale) / cooldownTimer (settlement).
+price 1.0) are cooldown/presale/settlement rows, never tick 0 of play. Absent active/rugged mean false.
+Phase, as the feed's flags decide it: rugged, then active, then allowPreRoundBuys (presale) /
+cooldownTimer (settlement).
 """
 
 from __future__ import annotations

@@ -40,19 +40,11 @@ class DeriveResult:
     seconds: float = 0.0
     path: Path | None = None
     extra: dict = field(default_factory=dict)
-    preview: list[dict] = field(default_factory=list)
+    preview: list[dict] = field(default_factory=list)  # the first rows written, for the asset's metadata
 
     def metadata(self) -> dict:
         return {"rows_in": self.rows_in, "rows_out": self.rows_out, "duplicates_dropped": self.duplicates_dropped,
                 "model_failures": self.model_failures, "seconds": round(self.seconds, 3), **self.extra}
-
-    def preview_markdown(self) -> str:
-        if not self.preview:
-            return "_no rows_"
-        cols = list(self.preview[0])
-        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        lines += ["| " + " | ".join(str(r[c])[:40] for c in cols) + " |" for r in self.preview]
-        return "\n".join(lines)
 
 
 def _prepare(con: duckdb.DuckDBPyConnection, paths: DataPaths, table: str, date: str, guard: bool):
@@ -103,29 +95,20 @@ def _derive_into(con: duckdb.DuckDBPyConnection, paths: DataPaths, table: str, d
     result.preview = first.to_pylist() if first is not None else []
 
 
-def derive_table(paths: DataPaths, table: str, date: str, con: duckdb.DuckDBPyConnection | None = None
-                 ) -> DeriveResult:
-    """Replace `table`'s partition for `date` with a fresh derivation (rerun = same rows)."""
+def derive_table(con: duckdb.DuckDBPyConnection, paths: DataPaths, table: str, date: str) -> DeriveResult:
+    """Replace `table`'s partition for `date` with a fresh derivation (rerun = same rows). One
+    connection serves every table of a date: the first one stages the date's raw JSON for the rest."""
     started = time.perf_counter()
     result = DeriveResult(table, date)
     if not _has_input(paths, table, date):
         delete_partition(paths, table, date)
         result.seconds = time.perf_counter() - started
         return result
-    own = con is None
-    con = con or connect()
-    try:
-        _derive_into(con, paths, table, date, result)
-    finally:
-        if own:
-            con.close()
+    _derive_into(con, paths, table, date, result)
     result.seconds = time.perf_counter() - started
     return result
 
 
 def derive_date(paths: DataPaths, date: str, tables: tuple[str, ...] = TABLES) -> list[DeriveResult]:
-    con = connect()
-    try:
-        return [derive_table(paths, t, date, con) for t in tables]
-    finally:
-        con.close()
+    with connect() as con:
+        return [derive_table(con, paths, t, date) for t in tables]

@@ -13,39 +13,42 @@ from dataclasses import dataclass, field
 
 import pyarrow.parquet as pq
 
-from vectra_capture.store import add_missing_columns, read_manifest, write_manifest
-from vectra_capture.store.envelope import RAW_SCHEMAS, WS_EVENT_SCHEMA
+from vectra_capture.store import read_manifest, write_manifest
+from vectra_capture.store.envelope import RAW_SCHEMAS
 from vectra_capture.store.layout import DataPaths
-from vectra_pipeline.derive.run import derive_table
-from vectra_pipeline.derive.schemas import TYPED_SCHEMAS
+from vectra_pipeline.derive.run import derive_date
+from vectra_pipeline.derive.schemas import KEYS, TYPED_SCHEMAS
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "schema_version"
 SCHEMA_VERSION = 3
+# Nullable columns added after v1, by the version that added them. Files written before lack them and
+# are not rewritten: every reader scans with union_by_name (missing = null), and the check accepts
+# their absence. v2: ws_event.namespace / ack_id (the packet's namespace and ack id, kept verbatim);
+# v3: ws_event.socket_id (the browser socket's CDP request id).
+ADDED_COLUMNS: dict[str, dict[str, int]] = {"ws_event": {"namespace": 2, "ack_id": 2, "socket_id": 3}}
 
 
-def _ws_event_columns(paths: DataPaths) -> None:
-    """v1 -> v2: ws_event gains `namespace` and `ack_id` (null in older files).
-    Stand-in on the cdp branch for the wire decoder's own v2 step: the lead keeps the wire one."""
-    n = add_missing_columns(paths, "ws_event", WS_EVENT_SCHEMA)
-    log.info("schema v2: %d ws_event files given the new columns", n)
+def _v1_to_v2(paths: DataPaths) -> None:
+    """ws_event gains nullable `namespace` and `ack_id`: older files stay as they are (ADDED_COLUMNS)."""
+    log.info("schema v2: ws_event files written before v2 keep their columns; namespace / ack_id read as null")
 
 
-def _socket_id_and_own_orders(paths: DataPaths) -> None:
-    """v2 -> v3: ws_event gains `socket_id` (the browser socket's CDP request id; null in older files);
-    player_action gains the player's own orders as action types (BUY, SELL, PARTIAL_SELL, SIDEBET),
-    `percentage`, and the ack answering each order, so every player_action date is derived again."""
-    n = add_missing_columns(paths, "ws_event", WS_EVENT_SCHEMA)
+def _v2_to_v3(paths: DataPaths) -> None:
+    """ws_event gains nullable `socket_id` (older files stay as they are, ADDED_COLUMNS); player_action
+    gains the player's own orders as action types (BUY, SELL, PARTIAL_SELL, SIDEBET), `percentage`,
+    and the ack answering each order, so every player_action date is derived again."""
     dates = sorted(p.name.split("=", 1)[1] for p in paths.doc_type_dir("player_action").glob("date=*") if p.is_dir())
     for date in dates:
-        derive_table(paths, "player_action", date)
-    log.info("schema v3: %d ws_event files given socket_id; player_action re-derived for %d dates", n, len(dates))
+        derive_date(paths, date, ("player_action",))
+    log.info("schema v3: socket_id reads as null in older ws_event files; player_action re-derived for %d dates",
+             len(dates))
 
 
 # from-version -> function migrating the data root to from-version + 1 (rewrites Parquet if needed).
 # Every step must be registered, a no-op one explicitly: a version bump without its step is an error.
-MIGRATIONS: dict[int, Callable[[DataPaths], None]] = {1: _ws_event_columns, 2: _socket_id_and_own_orders}
+MIGRATIONS: dict[int, Callable[[DataPaths], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 @dataclass
@@ -63,7 +66,9 @@ def type_name(t) -> str:
 def expected_manifest() -> dict:
     schemas = {**RAW_SCHEMAS, **TYPED_SCHEMAS}
     return {"version": SCHEMA_VERSION,
-            "doc_types": {name: {f.name: type_name(f.type) for f in s} for name, s in sorted(schemas.items())}}
+            "doc_types": {name: {f.name: type_name(f.type) for f in s} for name, s in sorted(schemas.items())},
+            "keys": {name: list(key) for name, key in sorted(KEYS.items())},
+            "added_columns": ADDED_COLUMNS}
 
 
 def ensure_manifest(paths: DataPaths) -> bool:
@@ -105,7 +110,7 @@ def check_manifest(paths: DataPaths) -> Outcome:
             if want is None:
                 mismatches.append({"file": str(f.relative_to(paths.root)), "problem": "doc_type not in manifest"})
                 continue
-            missing = sorted(set(want) - set(have))
+            missing = sorted(set(want) - set(have) - set(ADDED_COLUMNS.get(doc_type, {})))
             extra = sorted(set(have) - set(want))
             changed = sorted(k for k in set(want) & set(have) if type_name(want[k]) != have[k])
             if missing or extra or changed:

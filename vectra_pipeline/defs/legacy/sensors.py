@@ -17,31 +17,31 @@ import dagster as dg
 
 from vectra_capture.legacy.importer import MANIFEST, READER_VERSION
 from vectra_capture.store import read_manifest
+from vectra_capture.store.fingerprints import same_stat, stat_entry
 from vectra_pipeline.defs.legacy.assets import legacy_recordings
 from vectra_pipeline.defs.legacy.resources import LegacyImportResource
 
 RETRY_SECONDS = 900  # a run of the whole legacy dir takes minutes; a failed one is retried after this
 
 
-def snapshot(root: Path) -> dict[str, list[int]]:
-    """relative name -> [size, mtime_ns] of every *.jsonl below root (no file is opened)."""
-    out: dict[str, list[int]] = {}
+def snapshot(root: Path) -> dict[str, dict[str, int]]:
+    """relative name -> {size, mtime_ns} of every *.jsonl below root (no file is opened)."""
+    out: dict[str, dict[str, int]] = {}
     for f in root.rglob("*.jsonl"):
         try:
-            st = f.stat()
+            out[f.relative_to(root).as_posix()] = stat_entry(f)
         except FileNotFoundError:
             continue  # removed while we looked
-        out[f.relative_to(root).as_posix()] = [st.st_size, st.st_mtime_ns]
     return out
 
 
-def not_imported(now: dict[str, list[int]], manifest: dict[str, Any] | None) -> list[str]:
+def not_imported(now: dict[str, dict[str, int]], manifest: dict[str, Any] | None) -> list[str]:
     """Files whose current stat differs from the manifest's record of their last successful import."""
     entries = (manifest or {}).get("files", {})
     out = []
-    for name, stat in now.items():
-        e = entries.get(name)
-        if not e or e.get("reader_version") != READER_VERSION or [e.get("size"), e.get("mtime_ns")] != stat:
+    for name, current in now.items():
+        entry = entries.get(name)
+        if not entry or entry.get("reader_version") != READER_VERSION or not same_stat(entry, current):
             out.append(name)
     return sorted(out)
 

@@ -3,27 +3,21 @@ reconciliation raw -> typed, and on the landing zone schema manifest + schema dr
 
 
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 
-from vectra_pipeline.defs.landing.resources import VectraData
+from vectra_pipeline.defs.check_results import check_result
+from vectra_pipeline.defs.landing.resources import DataRootResource
 from vectra_pipeline.derive.checks import key_unique, raw_dates, reconcile, schema_drift, seeds_verified
 from vectra_pipeline.derive.schema_manifest import check_manifest
 
 
-def _result(outcome, severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        passed=outcome.passed,
-        severity=severity,
-        description=outcome.summary,
-        metadata={k: v if isinstance(v, int | float | str | bool) else dg.MetadataValue.json(v)
-                  for k, v in outcome.details.items()},
-    )
-
-
 def unique_key_check(table: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=table, name=f"{table}_key_unique",
-                    description=f"No two {table} rows share a natural key (PROTOCOL.md Duplicates), across all dates.")
-    def _check(vectra_data: VectraData) -> dg.AssetCheckResult:
-        return _result(key_unique(vectra_data.paths(), table))
+                    description=f"No two {table} rows share a natural key (a row seen twice on the wire, "
+                                "or by two capture sessions, is kept once), across all dates.")
+    def _check(data_root: DataRootResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        with duckdb.get_connection() as con:
+            return check_result(key_unique(con, data_root.paths(), table))
 
     return _check
 
@@ -33,29 +27,33 @@ key_checks = [unique_key_check(t) for t in ("game_tick", "server_state", "player
 
 @dg.asset_check(asset="complete_game", name="seed_verified", blocking=True,
                 description="sha256(serverSeed) == serverSeedHash for every finished game (blocks `games`).")
-def seed_verified_check(vectra_data: VectraData) -> dg.AssetCheckResult:
-    return _result(seeds_verified(vectra_data.paths()))
+def seed_verified_check(data_root: DataRootResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    with duckdb.get_connection() as con:
+        return check_result(seeds_verified(con, data_root.paths()))
 
 
 @dg.asset_check(asset="games", name="reconciliation",
                 description="Every recent raw row is in a typed table, deliberately not typed, or a model failure.")
-def reconciliation_check(vectra_data: VectraData) -> dg.AssetCheckResult:
-    paths = vectra_data.paths()
-    return _result(reconcile(paths, raw_dates(paths, vectra_data.check_window_days)))
+def reconciliation_check(data_root: DataRootResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    paths = data_root.paths()
+    with duckdb.get_connection() as con:
+        return check_result(reconcile(con, paths, raw_dates(paths, data_root.check_window_days)))
 
 
 @dg.asset_check(asset="ws_event", name="schema_manifest",
                 description="manifests/schema_version.json exists, parses, has the code's version, and every "
                             "Parquet doc_type's fields match it.")
-def schema_manifest_check(vectra_data: VectraData) -> dg.AssetCheckResult:
-    return _result(check_manifest(vectra_data.paths()))
+def schema_manifest_check(data_root: DataRootResource) -> dg.AssetCheckResult:
+    return check_result(check_manifest(data_root.paths()))
 
 
 @dg.asset_check(asset="ws_event", name="schema_drift",
                 description="Payload fields present in recent raw data that no protocol model knows (warning).")
-def schema_drift_check(vectra_data: VectraData) -> dg.AssetCheckResult:
-    paths = vectra_data.paths()
-    return _result(schema_drift(paths, raw_dates(paths, vectra_data.check_window_days)), dg.AssetCheckSeverity.WARN)
+def schema_drift_check(data_root: DataRootResource, duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    paths = data_root.paths()
+    with duckdb.get_connection() as con:
+        outcome = schema_drift(con, paths, raw_dates(paths, data_root.check_window_days))
+    return check_result(outcome, dg.AssetCheckSeverity.WARN)
 
 
 schema_checks_job = dg.define_asset_job(

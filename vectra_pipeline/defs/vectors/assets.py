@@ -1,15 +1,25 @@
 """The three LanceDB tables as assets (group "vectors"), their model checks, and the 15-minute schedule.
 
 Each table has its own pool (`vectors_<table>`; dagster.yaml limits every pool to 1), so two runs never
-write the same table at once; the store's file lock covers CLI builds running beside Dagster.
+write the same table at once; the table's file lock covers CLI builds running beside Dagster. A run that
+finds the table locked waits (the resource's lock_wait_seconds), then skips the table: no materialization,
+an observation saying why, and the run stays green, since the build holding the lock indexes the same
+sources.
 """
+
+from collections.abc import Iterator
 
 import dagster as dg
 
+from vectra_capture.store import LockHeld
+from vectra_capture.store.layout import DataPaths
+from vectra_pipeline.defs.table_metadata import PREVIEW_ROWS, markdown_rows, table_metadata
 from vectra_pipeline.defs.vectors.resources import VectorIndexResource
-from vectra_pipeline.index.build import IndexError_, build_table, model_check
+from vectra_pipeline.index.build import build_table
+from vectra_pipeline.index.errors import VectorIndexError
+from vectra_pipeline.index.model_check import model_check
+from vectra_pipeline.index.tables import TABLES, open_table, table_exists, table_schema
 
-TABLES = ("events", "code_context", "debug_notes")
 UPSTREAM: dict[str, list[dg.AssetKey]] = {
     "events": [dg.AssetKey("ws_event"), dg.AssetKey("system_event"), dg.AssetKey("games"),
                dg.AssetKey("complete_game")],
@@ -17,11 +27,21 @@ UPSTREAM: dict[str, list[dg.AssetKey]] = {
     "debug_notes": [],
 }
 DESCRIPTIONS = {
-    "events": "Protocol documents per event name, one document per game, and short documents for trades, "
-              "side bets, chat messages and system events (vectors/events.lance).",
-    "code_context": "Every CONTEXT.md in the repo, split by section (vectors/code_context.lance).",
-    "debug_notes": "docs/decisions/*.md plus notes added with `vectra notes add` (vectors/debug_notes.lance).",
+    "events": "One row per document with its vector: a protocol document per event name, one per game, and short "
+              "ones for trades, side bets, chat messages and system events (vectors/events.lance).",
+    "code_context": "One row per section of a CONTEXT.md in the repo, with its vector (vectors/code_context.lance).",
+    "debug_notes": "One row per docs/decisions/*.md file or note added with `vectra notes add`, with its vector "
+                   "(vectors/debug_notes.lance).",
 }
+ROW_COUNT_NOTE = "dagster/row_count: the rows of the whole table after the build."
+
+
+def preview(paths: DataPaths, table: str) -> str:
+    """The first rows of the table, without the vector and hash columns."""
+    if not table_exists(paths, table):
+        return "_no table_"
+    head = open_table(paths, table).head(PREVIEW_ROWS)
+    return markdown_rows(head.drop_columns([c for c in ("vector", "text_hash") if c in head.column_names]).to_pylist())
 
 
 class VectorBuildConfig(dg.Config):
@@ -35,18 +55,31 @@ def _vector_asset(table: str) -> dg.AssetsDefinition:
         kinds={"lancedb", "python"},
         deps=UPSTREAM[table],
         pool=f"vectors_{table}",
-        description=DESCRIPTIONS[table],
+        description=f"{DESCRIPTIONS[table]}\n\n{ROW_COUNT_NOTE}",
+        output_required=False,  # a table another build holds is skipped, not failed
     )
     def _asset(context: dg.AssetExecutionContext, config: VectorBuildConfig,
-               vector_index: VectorIndexResource) -> dg.MaterializeResult:
+               vector_index: VectorIndexResource) -> Iterator[dg.MaterializeResult]:
+        paths = vector_index.data_paths()
+        wait_s = vector_index.lock_wait_seconds
         try:
-            r = build_table(vector_index.data_paths(), table, full=config.full, embedder=vector_index.embedder)
-        except IndexError_ as exc:
+            r = build_table(paths, table, full=config.full, embedder=vector_index.embedder,
+                            lock_wait_s=wait_s)
+        except LockHeld as exc:
+            reason = (f"skipped: another index build (e.g. `vectra index build`) is writing the {table} table "
+                      f"and still held its lock after {wait_s:g} s ({exc}); that build indexes the same "
+                      f"sources, and the next scheduled run picks up anything newer")
+            context.log.warning("%s", reason)
+            context.log_event(dg.AssetObservation(asset_key=context.asset_key, metadata={
+                "skipped": True, "reason": reason, "lock_wait_seconds": wait_s}))
+            return
+        except VectorIndexError as exc:
             raise dg.Failure(description=str(exc)) from exc
         context.log.info("%s", r.message)
-        return dg.MaterializeResult(metadata={
+        yield dg.MaterializeResult(metadata={
+            **table_metadata(table_schema(vector_index.embedder), r.rows, preview(paths, table)),
             "documents_embedded": r.embedded, "documents_skipped": r.skipped, "documents_deleted": r.deleted,
-            "rows": r.rows, "files_changed": r.files_changed, "files_removed": r.files_removed,
+            "files_changed": r.files_changed, "files_removed": r.files_removed,
             "invalid_raw_rows": r.invalid_rows, "seconds": r.seconds, "model_load_seconds": r.load_seconds,
             "docs_per_s": r.docs_per_s, "optimized": r.optimized, "mode": r.mode, "summary": r.message,
         })

@@ -1,12 +1,15 @@
-"""The vector index resource: data root and model, resolved when a run starts (never at import time)."""
+"""The vector index resource: data root, model and lock wait, resolved when a run starts (never at
+import time)."""
 
 from typing import Any
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.index.embedder import get_embedder
+
+DEFAULT_LOCK_WAIT_S = 120.0
 
 
 class VectorIndexResource(dg.ConfigurableResource):
@@ -18,6 +21,11 @@ class VectorIndexResource(dg.ConfigurableResource):
 
     data_dir: str | None = None
     model: str | None = None
+    lock_wait_seconds: float = Field(
+        default=DEFAULT_LOCK_WAIT_S, ge=0,
+        description="How long a run waits for a table another build (e.g. `vectra index build`) is "
+                    "writing before it skips that table.",
+    )
     _embedder: Any = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -26,8 +34,6 @@ class VectorIndexResource(dg.ConfigurableResource):
     @property
     def embedder(self) -> Any:
         if self._embedder is None:  # called outside a run (tests calling assets directly)
-            from vectra_pipeline.index.embedder import get_embedder
-
             self._embedder = get_embedder(self.model)
         return self._embedder
 

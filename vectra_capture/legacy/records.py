@@ -1,0 +1,136 @@
+"""One legacy record (`LegacyRecord`) and the per-format rules that make one from a parsed line
+(`RecordBuilder`), or say why the line is not a record."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from vectra_capture.frames import envelope_ids, socketio_args
+from vectra_capture.legacy.formats import FEED_SAMPLE, GAME, HEADER, is_header_line
+from vectra_capture.legacy.timestamps import (
+    EPOCH,
+    HEADER_TS_KEYS,
+    ONE_US,
+    RECORD_TS_KEYS,
+    first_timestamp,
+    naive_local_us,
+    to_utc_us,
+)
+
+NO_TIME = -1  # ts_us of a header line without its own time; once the file is read, it takes a neighbour's
+
+
+@dataclass(slots=True)
+class LegacyRecord:
+    """One record of a legacy file, in file order."""
+
+    index: int  # running record index inside the file (0, 1, 2, ...): the row's seq
+    line_no: int  # 1-based physical line
+    ts_us: int  # UTC microseconds since the epoch
+    kind: str  # the record's own name: type ("tick"), "metadata", or the event name
+    event_name: str  # the canonical ws_event name: "legacy.tick", or the real event name
+    obj: dict[str, Any]  # the whole parsed record
+    payload: Any  # game/header: the record itself; feed/capture: the event payload (last argument)
+    args: list[Any]  # the Socket.IO arguments (feed/capture); [] for game/header records
+    text: str  # the record's JSON text exactly as in the file (a salvaged record: its fragment)
+    salvaged: bool = False
+    game_id: str | None = None
+    player_id: str | None = None
+    username: str | None = None
+    direction: str = "received"
+
+    @property
+    def ts(self) -> datetime:
+        return EPOCH + self.ts_us * ONE_US
+
+    def raw_json(self) -> str:
+        """The row's raw_json: the record's text for game/header formats (there was no frame), the
+        Socket.IO array ``[event_name, *args]`` for feed samples and captures, like a live frame."""
+        if not self.args:
+            return self.text
+        return json.dumps([self.event_name, *self.args], separators=(",", ":"), ensure_ascii=False)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class RecordBuilder:
+    """Turns the parsed objects of one file, in file order, into LegacyRecords (or a reason they are
+    not records). Keeps the file's state: the header's game id and the previous record's time."""
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+        self.header_game_id: str | None = None
+        self.prev_ts: int | None = None  # the last record's UTC time: places ambiguous DST times
+        self._make = self._game if fmt == GAME else self._header if fmt == HEADER else self._event
+
+    def build(self, obj: Any, text: str, line_no: int, salvaged: bool) -> LegacyRecord | str:
+        if not isinstance(obj, dict):
+            return f"valid JSON but not a {self.fmt} record (a {type(obj).__name__})"
+        rec = self._make(obj, text, line_no, salvaged)
+        if not isinstance(rec, str) and rec.ts_us >= 0:
+            self.prev_ts = rec.ts_us
+        return rec
+
+    def _game(self, obj: dict[str, Any], text: str, line_no: int, salvaged: bool) -> LegacyRecord | str:
+        kind = obj.get("type")
+        if type(kind) is not str:
+            return "valid JSON but not a game record (no string 'type')"
+        after = self.prev_ts
+        ts_value = obj.get("timestamp")
+        ts = naive_local_us(ts_value, after) if type(ts_value) is str else None
+        if ts is None:
+            ts = first_timestamp(obj, RECORD_TS_KEYS, after)
+        if ts is None:
+            return "game record without a usable timestamp"
+        gid = obj.get("game_id") or obj.get("gameId")
+        return LegacyRecord(
+            0, line_no, ts, kind, "legacy." + kind, obj, obj, [], text, salvaged, gid if type(gid) is str else None,
+        )
+
+    def _header(self, obj: dict[str, Any], text: str, line_no: int, salvaged: bool) -> LegacyRecord | str:
+        if is_header_line(obj):
+            meta = obj["_metadata"]
+            meta = meta if isinstance(meta, dict) else {}
+            gid = _str_or_none(meta.get("game_id", meta.get("gameId")))
+            if gid is not None:
+                self.header_game_id = gid
+            ts = first_timestamp(meta, HEADER_TS_KEYS, self.prev_ts)
+            # A header without its own time takes its neighbour's (fixed up once the file is read).
+            return LegacyRecord(
+                0, line_no, ts if ts is not None else NO_TIME, "metadata", "legacy.metadata", obj, obj, [],
+                text, salvaged, game_id=gid,
+            )
+        ts = first_timestamp(obj, RECORD_TS_KEYS, self.prev_ts)
+        if ts is None:
+            return "tick record without a usable timestamp"
+        gid = obj.get("game_id", obj.get("gameId", self.header_game_id))
+        return LegacyRecord(
+            0, line_no, ts, "tick", "legacy.tick", obj, obj, [], text, salvaged, game_id=_str_or_none(gid),
+        )
+
+    def _event(self, obj: dict[str, Any], text: str, line_no: int, salvaged: bool) -> LegacyRecord | str:
+        """Feed samples and captures: one Socket.IO event each."""
+        fmt = self.fmt
+        if fmt == FEED_SAMPLE:
+            name, ts_value = obj.get("event_type"), obj.get("timestamp")
+        else:  # CAPTURE
+            name, ts_value = obj.get("event"), obj.get("ts")
+        if not isinstance(name, str) or "data" not in obj and fmt == FEED_SAMPLE:
+            return f"valid JSON but not a {fmt} record (no event name/data)"
+        ts = to_utc_us(ts_value, self.prev_ts)
+        if ts is None:
+            return f"{fmt} record without a usable timestamp"
+        args = socketio_args(obj.get("data"))
+        payload = args[-1]
+        gid, pid, user = envelope_ids(payload)
+        direction = obj.get("direction")
+        return LegacyRecord(
+            0, line_no, ts, name, name, obj, payload, args, text, salvaged,
+            game_id=gid, player_id=pid, username=user,
+            direction=direction if direction in ("received", "sent") else "received",
+        )

@@ -1,0 +1,84 @@
+"""A read legacy file as Arrow tables, one per UTC date: ws_event rows (source=replay) for its
+records, quarantine rows for its quarantined lines and fragments."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from typing import TypeVar
+
+import pyarrow as pa
+
+from vectra_capture.legacy.reader import LegacyFile, QuarantineItem
+from vectra_capture.store.envelope import QUARANTINE_SCHEMA, WS_EVENT_SCHEMA
+from vectra_capture.store.partitions import US_PER_DAY, json_text_array, text_array, utc_date
+
+SOURCE = "replay"
+DOC_TYPE = "ws_event"
+
+T = TypeVar("T")
+
+
+def _by_utc_date(items: list[T], ts_us: Callable[[T], int]) -> dict[str, list[T]]:
+    """date -> items of that UTC date, in order; dates sorted."""
+    by_day: dict[int, list[T]] = {}
+    for item in items:
+        by_day.setdefault(ts_us(item) // US_PER_DAY, []).append(item)
+    return {utc_date(day * US_PER_DAY): by_day[day] for day in sorted(by_day)}
+
+
+def _ts_column(values: list[int], schema: pa.Schema) -> pa.Array:
+    return pa.array(values, type=pa.int64()).cast(schema.field("ts").type)
+
+
+def ws_event_tables(lf: LegacyFile, session_id: str) -> dict[str, pa.Table]:
+    """date -> WS_EVENT table of the file's records."""
+    tables: dict[str, pa.Table] = {}
+    for date, recs in _by_utc_date(lf.records, lambda r: r.ts_us).items():
+        n = len(recs)
+        cols = {
+            "ts": _ts_column([r.ts_us for r in recs], WS_EVENT_SCHEMA),
+            "source": text_array([SOURCE] * n),
+            "doc_type": text_array([DOC_TYPE] * n),
+            "session_id": text_array([session_id] * n),
+            "game_id": text_array([r.game_id for r in recs]),
+            "player_id": text_array([r.player_id for r in recs]),
+            "username": text_array([r.username for r in recs]),
+            "seq": pa.array([r.index for r in recs], type=pa.int64()),
+            "direction": text_array([r.direction for r in recs]),
+            "raw_json": json_text_array([r.raw_json() for r in recs]),
+            "event_name": text_array([r.event_name for r in recs]),
+            "origin_file": text_array([lf.rel] * n),
+            "origin_line": pa.array([r.line_no for r in recs], type=pa.int64()),
+        }
+        tables[date] = pa.Table.from_arrays(  # columns legacy lines never state (namespace, ack_id...): null
+            [cols[f.name] if f.name in cols else pa.nulls(n, f.type) for f in WS_EVENT_SCHEMA], schema=WS_EVENT_SCHEMA)
+    return tables
+
+
+def quarantine_tables(lf: LegacyFile, session_id: str) -> dict[str, pa.Table]:
+    """date -> QUARANTINE table. A quarantined line takes the time of the record before it (else
+    after it; a file without records: its mtime) so it lands next to its neighbours."""
+    lines = [r.line_no for r in lf.records]
+    rows: list[tuple[int, int, QuarantineItem]] = []  # (ts_us, seq, item)
+    for seq, item in enumerate(lf.quarantined):
+        if lines:
+            i = bisect.bisect_right(lines, item.line_no) - 1
+            ts = lf.records[max(i, 0)].ts_us
+        else:
+            ts = lf.mtime_ns // 1000
+        rows.append((ts, seq, item))
+    tables: dict[str, pa.Table] = {}
+    for date, day_rows in _by_utc_date(rows, lambda r: r[0]).items():
+        n = len(day_rows)
+        cols = {
+            "ts": _ts_column([ts for ts, _, _ in day_rows], QUARANTINE_SCHEMA),
+            "source": text_array([SOURCE] * n),
+            "session_id": text_array([session_id] * n),
+            "seq": pa.array([seq for _, seq, _ in day_rows], type=pa.int64()),
+            "origin": text_array([f"{lf.rel}:{item.line_no}" for _, _, item in day_rows]),
+            "reason": text_array([item.reason for _, _, item in day_rows]),
+            "raw": pa.array([item.raw for _, _, item in day_rows], type=pa.binary()),
+        }
+        tables[date] = pa.Table.from_arrays([cols[f.name] for f in QUARANTINE_SCHEMA], schema=QUARANTINE_SCHEMA)
+    return tables

@@ -1,0 +1,82 @@
+"""What every document builder shares: the Doc row, stable short ids, source keys, compact JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vectra_capture.store.layout import DataPaths
+from vectra_pipeline.duck import PAYLOAD_PATH
+
+# source_file of the documents built over all raw ws_event files at once (protocol docs, raw games)
+WS_EVENT_AGGREGATE = "events_parquet/doc_type=ws_event"
+
+
+@dataclass(frozen=True)
+class Doc:
+    id: str
+    text: str
+    kind: str
+    source_file: str
+    event_name: str | None = None
+    game_id: str | None = None
+    player_id: str | None = None
+    date: str | None = None
+    path: str | None = None  # repo-relative file path (code_context, debug_notes)
+
+    @property
+    def text_hash(self) -> str:
+        return hashlib.sha1(self.text.encode()).hexdigest()
+
+
+def short_hash(text: str, n: int = 16) -> str:
+    """A stable short id part for things without an id of their own (chat lines, side bets)."""
+    return hashlib.sha1(text.encode()).hexdigest()[:n]
+
+
+def source_key(paths: DataPaths, path: Path) -> str:
+    """A data file's path relative to the data root: its checkpoint key and its docs' source_file."""
+    return path.relative_to(paths.root).as_posix()
+
+
+def json_text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=False, default=str)
+
+
+def compact(value: Any, depth: int = 0, max_items: int = 3, max_str: int = 60) -> Any:
+    """A trimmed copy of a JSON value for samples: short lists, short strings, shallow nesting."""
+    if isinstance(value, dict):
+        if depth >= 2:
+            return "{…}"
+        items = list(value.items())
+        out = {k: compact(v, depth + 1, max_items, max_str) for k, v in items[:24]}
+        if len(items) > 24:
+            out["…"] = f"{len(items) - 24} more keys"
+        return out
+    if isinstance(value, list):
+        if depth >= 2:
+            return f"[{len(value)} items]"
+        out_list = [compact(v, depth + 1, max_items, max_str) for v in value[:max_items]]
+        if len(value) > max_items:
+            out_list.append(f"… {len(value) - max_items} more")
+        return out_list
+    if isinstance(value, str) and len(value) > max_str:
+        return value[:max_str] + "…"
+    return value
+
+
+# The payload of a raw row as JSON: the frame's last argument, or a legacy record as a whole.
+PAYLOAD_SQL = (f"CASE WHEN json_type(raw_json::JSON) = 'ARRAY' AND NOT starts_with(event_name, 'legacy.') "
+               f"THEN json_extract(raw_json, '{PAYLOAD_PATH}') ELSE raw_json::JSON END")
+
+
+def dedupe(docs: Iterable[Doc]) -> list[Doc]:
+    """Last one wins per id (a game seen in two partitions), in a stable order."""
+    by_id: dict[str, Doc] = {}
+    for doc in docs:
+        by_id[doc.id] = doc
+    return [by_id[k] for k in sorted(by_id)]
