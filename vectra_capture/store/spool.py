@@ -75,7 +75,25 @@ def list_segments(spool_dir: Path) -> list[Path]:
 
 def read_segment(path: Path) -> SegmentContents:
     """Every whole record of a segment, plus whatever trailing bytes do not form one."""
-    data = path.read_bytes()
+    out = parse_records(path.read_bytes())
+    if out.torn_tail:
+        log.warning("spool segment %s: %d trailing bytes not a whole record (%s)", path, len(out.torn_tail),
+                    out.torn_reason)
+    return out
+
+
+def read_new_records(path: Path, offset: int) -> tuple[list[RawRecord], int]:
+    """Read-only tail of a segment another process may be appending to: the whole records after
+    byte `offset`, and the offset just past the last of them. A partial record at the end (not yet
+    flushed) is left for the next call, never reported as torn."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read()
+    contents = parse_records(data)
+    return contents.records, offset + len(data) - len(contents.torn_tail)
+
+
+def parse_records(data: bytes) -> SegmentContents:
     out = SegmentContents()
     pos = 0
     while pos < len(data):
@@ -101,6 +119,5 @@ def read_segment(path: Path) -> SegmentContents:
                 reason = f"unreadable header: {exc}"
         out.torn_tail = data[start:]
         out.torn_reason = reason
-        log.warning("spool segment %s: %d trailing bytes not a whole record (%s)", path, len(out.torn_tail), reason)
         break
     return out
