@@ -130,6 +130,7 @@ class ReadOnlySQL:
             extra = f", {PAYLOAD_SQL} AS payload" if "raw_json" in SCHEMAS[view].names else ""
             con.execute(f"CREATE VIEW {view} AS SELECT *{extra} FROM _{view}_rows")
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        con.execute("SET enable_progress_bar = false")
         con.execute(f"SET allowed_directories = [{quote(self.paths.events_parquet)}]")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
