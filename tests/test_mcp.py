@@ -111,6 +111,23 @@ def test_bad_arguments_are_tool_errors_and_the_server_keeps_answering(root: Data
         assert "does not parse" in await s.error("sql", query="SELEC 1")
         assert "query" in await s.error("sql")  # a missing argument is an argument error, not a crash
         assert (await s.ok("sql", query="SELECT 42"))["rows"] == [[42]]
+        # calls in flight together (each tool runs on a worker thread) all get their own answer
+        calls = [("sql", {"query": "SELECT count(*) FROM game_tick"}), ("protocol", {"event_name": "playerUpdate"}),
+                 ("live", {}), ("sql", {"query": "SELECT count(*) FROM player_action"}),
+                 ("sql", {"query": "DROP VIEW games"})]
+        answers: dict[int, object] = {}
+
+        async def one(i: int, name: str, arguments: dict) -> None:
+            answers[i] = await s.call(name, **arguments)
+
+        async with anyio.create_task_group() as tg:
+            for i, (name, arguments) in enumerate(calls):
+                tg.start_soon(one, i, name, arguments)
+        assert answers[0].structured_content["rows"] == [[parquet_rows(root, "game_tick")]]
+        assert answers[1].structured_content["name"] == "playerUpdate"
+        assert answers[2].structured_content["running"] is False
+        assert answers[3].structured_content["rows"] == [[parquet_rows(root, "player_action")]]
+        assert answers[4].is_error and "only SELECT" in answers[4].content[0].text
 
     run_client(stdio_params(root, "--no-warm"), body)
 
