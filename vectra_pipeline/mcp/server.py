@@ -72,8 +72,8 @@ def tool_errors() -> Iterator[None]:
 
 def _warm(ctx: Context, sql: ReadOnlySQL) -> None:
     """Pay the start-up costs before the first question: the embedding model (seconds), LanceDB and the
-    events table's index pages, the SQL views. Runs on a daemon thread; a call that needs the model
-    meanwhile waits on the model cache's lock instead of loading it twice."""
+    events table's index pages, the SQL views, the per-file protocol statistics. Runs on a daemon thread;
+    a call that needs the model meanwhile waits on the model cache's lock instead of loading it twice."""
     try:
         sql.views()
         try:
@@ -83,6 +83,7 @@ def _warm(ctx: Context, sql: ReadOnlySQL) -> None:
 
             get_embedder().embed(["warm up"])
         log.info("mcp: search model loaded")
+        catalog_service.event_stats(ctx)  # remembered per raw file (FileMemo): later calls read new files only
     except Exception:  # warming is an optimisation; the tools report their own errors
         log.exception("mcp: warm-up failed")
 
