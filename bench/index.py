@@ -139,11 +139,10 @@ def bench_query(work: Path, rows: int, ivf: bool) -> dict:
     return out
 
 
-def bench_e2e(work: Path, rows: int, ivf: bool) -> dict:
-    """vectra's own search over a table in vectra's schema (indexes made by the build's ensure_indexes)."""
-    paths = DataPaths.resolve(work / "e2e")
+def synthetic_events_table(paths: DataPaths, rows: int, ivf: bool) -> float:
+    """An `events` table of `rows` random unit vectors in vectra's schema, with the indexes a build of that
+    size makes (FTS, and IVF_PQ when `ivf`); seconds it took. Also used by bench/mcp.py."""
     embedder = get_embedder()
-    embedder.warm()
     rng = np.random.default_rng(2)
     vecs = rng.standard_normal((rows, embedder.dim)).astype("float32")
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
@@ -163,7 +162,16 @@ def bench_e2e(work: Path, rows: int, ivf: bool) -> dict:
         ensure_indexes(tbl, rows)  # FTS + IVF_PQ, as a build of this size would make
     else:
         ensure_indexes(tbl, 0)  # FTS only: flat vector search
-    out: dict = {"rows": rows, "index": "ivf_pq" if ivf else "flat", "setup_s": round(time.perf_counter() - t0, 1)}
+    return time.perf_counter() - t0
+
+
+def bench_e2e(work: Path, rows: int, ivf: bool) -> dict:
+    """vectra's own search over a table in vectra's schema (indexes made by the build's ensure_indexes)."""
+    paths = DataPaths.resolve(work / "e2e")
+    embedder = get_embedder()
+    embedder.warm()
+    setup_s = synthetic_events_table(paths, rows, ivf)
+    out: dict = {"rows": rows, "index": "ivf_pq" if ivf else "flat", "setup_s": round(setup_s, 1)}
     questions = ["What fields are in playerUpdate?", "why are prices decimals?", "when did the game rug at its peak?",
                  "which player sold at the top?", "side bet payout", "chat about the leaderboard"] * 5
 

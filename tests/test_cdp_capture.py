@@ -24,6 +24,8 @@ from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.derive.run import derive_date
 from vectra_pipeline.derive.schema_manifest import MANIFEST, check_manifest, expected_manifest, migrate
 from vectra_pipeline.query import Query
+from vectra_pipeline.service import live
+from vectra_pipeline.service.context import Context
 
 AUTH = FIXTURES / "raw" / "auth_examples"
 AUTH_SYNTHETIC = FIXTURES / "raw" / "auth_synthetic"
@@ -170,6 +172,16 @@ def test_status_shows_browser_frames_and_the_players_live_state(cdp_run: CdpRun)
         "pnl": "-0.000988856", "pnl_percent": "-98.8856", "updated_at": player["updated_at"], "stale": True}
     assert "browser:     attached" in cdp_run.status_text
     assert "LIVE:        Dutch  cash=0.014135859" in cdp_run.status_text and "STALE" in cdp_run.status_text
+    # the service layer (MCP `live`) reads the same state from the status file the stopped daemon left
+    ctx = Context(cdp_run.data)
+    try:
+        shown = live.live(ctx)
+    finally:
+        ctx.close()
+    assert shown.source == "cdp" and shown.sent == 4 and not shown.running and shown.player is not None
+    assert shown.player.id == last["id"] and shown.player.stale is True and shown.player.updated_at is not None
+    assert shown.player.values == {"username": "Dutch", "cash": "0.014135859", "position_qty": "0", "avg_cost": "0",
+                                   "pnl": "-0.000988856", "pnl_percent": "-98.8856"}
 
 
 def test_a_non_loopback_cdp_endpoint_is_refused(tmp_path: Path, procs) -> None:

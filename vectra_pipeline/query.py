@@ -1,6 +1,8 @@
 """Query helpers: an in-memory DuckDB connection with one view per doc_type over its Parquet glob
 (hive partitioning, union_by_name). A doc_type with no files yet is an empty view of its schema,
-so every helper returns an empty result instead of failing."""
+so every helper returns an empty result instead of failing; `refresh()` turns such a view into a
+Parquet view once files appear (a long-lived process, e.g. the explorer, calls it per request).
+`recent()` also sees the frames still in the capture spool."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from vectra_capture.store.envelope import RAW_SCHEMAS
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline import duck
 from vectra_pipeline.derive.schemas import TYPED_SCHEMAS
+from vectra_pipeline.service.recent import recent_frames
 
 SCHEMAS: dict[str, pa.Schema] = {**RAW_SCHEMAS, **TYPED_SCHEMAS}
 
@@ -21,14 +24,22 @@ class Query:
     def __init__(self, paths: DataPaths) -> None:
         self.paths = paths
         self.con = duck.connect()
-        for doc_type, schema in SCHEMAS.items():
-            self._view(doc_type, schema)
+        self._has_files: dict[str, bool] = {}
+        self.refresh()
 
-    def _view(self, doc_type: str, schema: pa.Schema) -> None:
+    def refresh(self) -> None:
+        """Re-create the views whose doc_type went from no files to some (or back, after a prune)."""
+        for doc_type, schema in SCHEMAS.items():
+            has = any(self.paths.doc_type_dir(doc_type).glob("date=*/*.parquet"))
+            if self._has_files.get(doc_type) != has:
+                self._view(doc_type, schema, has)
+                self._has_files[doc_type] = has
+
+    def _view(self, doc_type: str, schema: pa.Schema, has_files: bool) -> None:
         # Every column of the code's schema is in the view, even when all files predate it (null).
         empty = schema.empty_table().append_column("date", pa.array([], pa.string()))
         self.con.register(f"_{doc_type}_empty", empty)
-        if any(self.paths.doc_type_dir(doc_type).glob("date=*/*.parquet")):
+        if has_files:
             glob = self.paths.glob(doc_type).replace("'", "''")
             self.con.execute(f"CREATE OR REPLACE VIEW {doc_type} AS SELECT * FROM "
                              f"read_parquet('{glob}', hive_partitioning = true, union_by_name = true) "
@@ -43,6 +54,12 @@ class Query:
 
     def close(self) -> None:
         self.con.close()
+
+    def recent(self, seconds: float, event_name: str | None = None) -> list[dict]:
+        """Frames (ws_event, system_event) of the last `seconds`, oldest first: the spool
+        segments (read-only) and the raw Parquet, each frame once even if the spool is rolled into
+        Parquet meanwhile (deduplicated on session_id, seq)."""
+        return [f.model_dump() for f in recent_frames(self.paths, self.con, seconds, event_name)]
 
     # -- helpers --------------------------------------------------------------------------
     def games(self, start: str, end: str) -> list[dict]:

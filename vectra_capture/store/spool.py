@@ -125,14 +125,16 @@ class SegmentReader:
     `torn_tail` / `torn_reason` hold whatever trailing bytes do not form a whole record, and
     `offset` is the number of bytes consumed (the file's size once done)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, offset: int = 0, tailing: bool = False) -> None:
         self.path = path
-        self.offset = 0
+        self.offset = offset
+        self.tailing = tailing  # a live segment: trailing bytes are a record still being written
         self.torn_tail = b""
         self.torn_reason = ""
 
     def __iter__(self) -> Iterator[RawRecord]:
         with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
             while True:
                 start = fh.tell()
                 line = fh.readline(MAX_HEADER_BYTES)
@@ -159,6 +161,9 @@ class SegmentReader:
                             continue
                     except (ValueError, KeyError, TypeError, AttributeError) as exc:
                         reason = f"unreadable header: {exc}"
+                if self.tailing:  # not torn: not yet flushed; the next read starts here
+                    self.offset = start
+                    return
                 fh.seek(start)
                 self.torn_tail = fh.read()
                 self.torn_reason = reason
@@ -175,3 +180,12 @@ def read_segment(path: Path) -> SegmentContents:
     records = list(reader)
     return SegmentContents(records, reader.torn_tail, reader.torn_reason)
 
+
+
+def read_new_records(path: Path, offset: int) -> tuple[list[RawRecord], int]:
+    """Read-only tail of a segment another process may be appending to: the whole records after
+    byte `offset`, and the offset just past the last of them. A partial record at the end (not yet
+    flushed) is left for the next call, never reported as torn."""
+    reader = SegmentReader(path, offset, tailing=True)
+    records = list(reader)
+    return records, reader.offset

@@ -10,7 +10,7 @@ import logging
 
 import click
 
-from vectra_pipeline.cli import browser, capture, data, feed, index, legacy, protocol, schema, up
+from vectra_pipeline.cli import browser, capture, data, feed, index, legacy, mcp, protocol, schema, up
 from vectra_pipeline.cli.common import VectraGroup
 
 
@@ -24,7 +24,7 @@ def main(verbose: bool) -> None:
     )
 
 
-for command in (capture.capture, capture.status, browser.browser, up.up, feed.feed, legacy.legacy, data.data, schema.schema,
-                index.index, index.notes, protocol.protocol):
+for command in (capture.capture, capture.status, browser.browser, up.up, feed.feed, legacy.legacy, data.data,
+                schema.schema, index.index, index.notes, protocol.protocol, mcp.mcp):
     main.add_command(command)
 

@@ -36,3 +36,11 @@ def stats(paths: DataPaths, embedder: Embedder | None = None) -> dict[str, Any]:
                 info.setdefault("error", message)
         out["tables"][table] = info
     return out
+
+
+def head_rows(paths: DataPaths, table: str, limit: int) -> list[dict[str, Any]] | None:
+    """The first `limit` rows of a table without the vector and hash columns (None: no table)."""
+    if not table_exists(paths, table):
+        return None
+    head = open_table(paths, table).head(limit)
+    return head.select([c for c in head.column_names if c not in ("vector", "text_hash")]).to_pylist()

@@ -18,7 +18,8 @@ from vectra_pipeline.defs.vectors.resources import VectorIndexResource
 from vectra_pipeline.index.build import build_table
 from vectra_pipeline.index.errors import VectorIndexError
 from vectra_pipeline.index.model_check import model_check
-from vectra_pipeline.index.tables import TABLES, open_table, table_exists, table_schema
+from vectra_pipeline.index.stats import head_rows
+from vectra_pipeline.index.tables import TABLES, table_schema
 
 UPSTREAM: dict[str, list[dg.AssetKey]] = {
     "events": [dg.AssetKey("ws_event"), dg.AssetKey("system_event"), dg.AssetKey("games"),
@@ -38,10 +39,8 @@ ROW_COUNT_NOTE = "dagster/row_count: the rows of the whole table after the build
 
 def preview(paths: DataPaths, table: str) -> str:
     """The first rows of the table, without the vector and hash columns."""
-    if not table_exists(paths, table):
-        return "_no table_"
-    head = open_table(paths, table).head(PREVIEW_ROWS)
-    return markdown_rows(head.drop_columns([c for c in ("vector", "text_hash") if c in head.column_names]).to_pylist())
+    rows = head_rows(paths, table, PREVIEW_ROWS)
+    return "_no table_" if rows is None else markdown_rows(rows)
 
 
 class VectorBuildConfig(dg.Config):
