@@ -10,7 +10,7 @@ import logging
 
 import click
 
-from vectra_pipeline.cli import capture, data, feed, index, legacy, protocol, schema, up
+from vectra_pipeline.cli import capture, data, explorer, feed, index, legacy, protocol, schema, tail, up
 
 
 @click.group()
@@ -23,7 +23,7 @@ def main(verbose: bool) -> None:
     )
 
 
-for command in (capture.capture, capture.status, up.up, feed.feed, legacy.legacy, data.data, schema.schema,
+for command in (capture.capture, capture.status, tail.tail, explorer.explorer, up.up, feed.feed, legacy.legacy, data.data, schema.schema,
                 index.index, index.notes, protocol.protocol):
     main.add_command(command)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import duckdb
 from pydantic import BaseModel
 
 from vectra_pipeline.index import build as vi
@@ -37,14 +38,22 @@ class SearchResults(BaseModel):
     hits: list[Hit]
 
 
-def check_filter(where: str) -> None:
-    """Only the filter columns may appear in a filter (outside string literals)."""
+def check_filter(ctx: Context, where: str) -> None:
+    """Only the filter columns may appear in a filter (outside string literals), and it must parse as SQL:
+    checked with DuckDB over an empty relation of those columns, before the model is loaded. Functions
+    cannot appear (their names are not columns), so nothing but the comparison runs."""
     for token in _TOKENS.findall(where):
         if token[0] in "'\"":
             continue
         if token.lower() not in _SQL_WORDS and token not in vi.FILTER_COLUMNS:
             raise BadRequest(f"bad filter {where!r}: unknown column {token!r}; filter columns are "
                              f"{', '.join(vi.FILTER_COLUMNS)} (e.g. event_name = 'playerUpdate')")
+    empty = ", ".join(f"NULL::VARCHAR AS {c}" for c in vi.FILTER_COLUMNS)
+    try:
+        ctx.execute(f"SELECT count(*) FROM (SELECT {empty}) WHERE ({where})")
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0][:300]
+        raise BadRequest(f"bad filter {where!r}: {first}") from None
 
 
 def search(ctx: Context, q: str, table: str = "events", where: str | None = None, limit: int = 10) -> SearchResults:
@@ -59,7 +68,7 @@ def search(ctx: Context, q: str, table: str = "events", where: str | None = None
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be 1..{MAX_LIMIT}")
     if where:
-        check_filter(where)
+        check_filter(ctx, where)
     try:
         rows = vi.search(q, table=table, where=where, limit=limit, paths=ctx.paths)
     except vi.IndexError_ as exc:
@@ -70,3 +79,9 @@ def search(ctx: Context, q: str, table: str = "events", where: str | None = None
             raise BadRequest(f"bad filter {where!r}: {first}") from exc
         raise
     return SearchResults(query=q, table=table, where=where, limit=limit, hits=[Hit(**r) for r in rows])
+
+
+def warm(ctx: Context) -> None:
+    """Load the embedding model now (seconds, once per process) so the next search answers at once."""
+    if vi.table_exists(ctx.paths, "events"):
+        vi.get_embedder().warm()
