@@ -10,8 +10,10 @@ import json
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -19,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+import psutil
 import pyarrow.parquet as pq
 import pytest
 from browser import Chromium
@@ -312,3 +315,37 @@ def test_live_page_shows_each_frame_within_two_seconds(tmp_path: Path) -> None:
     assert tail_ns == list(range(n_events))
     SCREENSHOT.parent.mkdir(exist_ok=True)
     shutil.copyfile(tmp_path / "live.png", SCREENSHOT)
+
+
+def test_vectra_up_starts_the_explorer_and_rolls_every_minute(tmp_path: Path) -> None:
+    """`make run`'s command: the explorer's URL is printed next to the Dagster UI's and serves live frames;
+    the local demo's daemon rolls its spool every 60 s."""
+    explorer_port, ui_port = free_port(), free_port()
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    children: list = []
+    up = Proc(["up", "--feed", "local", "--recordings", str(ROOT / "tests" / "fixtures" / "raw" /
+                                                            "websocket_raw_samples.jsonl"),
+               "--dagster-home", str(home), "--workspace", str(ROOT / "workspace.yaml"), "--ui-port", str(ui_port),
+               "--explorer-port", str(explorer_port), "--data-dir", str(tmp_path / "data")], tmp_path, "up")
+    try:
+        wait_port(explorer_port, 60)
+        deadline = time.monotonic() + 60
+        frames: list = []
+        while not frames and time.monotonic() < deadline:
+            frames = json.loads(http(f"http://127.0.0.1:{explorer_port}/api/live/frames")[1])["frames"]
+            time.sleep(0.5)
+        assert any(f["event_name"] == "gameStateUpdate" for f in frames)
+        err = (tmp_path / "up.err").read_text()
+        assert f"Protocol Explorer on http://127.0.0.1:{explorer_port}/" in err
+        assert f"Dagster UI on http://127.0.0.1:{ui_port}" in err
+        children = psutil.Process(up.popen.pid).children(recursive=True)
+        capture = next(c.cmdline() for c in children if "capture" in c.cmdline())
+        assert capture[capture.index("--roll-seconds") + 1] == "60.0"
+    finally:
+        up.signal(signal.SIGINT)
+        assert up.wait(60) == 0, up.stderr()
+    assert not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children)
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", explorer_port)) != 0  # the explorer stopped with the rest

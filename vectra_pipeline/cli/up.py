@@ -18,6 +18,8 @@ import click
 
 from vectra_pipeline.cli.common import data_dir_option, resolve_paths
 
+LOCAL_ROLL_SECONDS = 60.0
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -55,10 +57,16 @@ def _stop_all(children: list[tuple[str, subprocess.Popen]], grace: float = 20.0)
 @click.option("--workspace", type=click.Path(exists=True, path_type=Path), default=Path("workspace.yaml"),
               show_default=True)
 @click.option("--ui-port", default=3000, type=int, show_default=True, help="Dagster UI port on 127.0.0.1.")
+@click.option("--explorer-port", default=8765, type=int, show_default=True,
+              help="Protocol Explorer port on 127.0.0.1.")
+@click.option("--roll-seconds", default=None, type=float,
+              help="How often the daemon rolls its spool into Parquet (default: 60 for the local demo feed, "
+                   "the daemon's own 15 min for the live feed).")
 @data_dir_option
 def up(feed_mode: str, recordings: tuple[Path, ...], speed: float, dagster_home: Path, workspace: Path,
-       ui_port: int, data_dir: str | None) -> None:
-    """Start the feed (local replay or live), the capture daemon and the Dagster UI; Ctrl-C stops all."""
+       ui_port: int, explorer_port: int, roll_seconds: float | None, data_dir: str | None) -> None:
+    """Start the feed (local replay or live), the capture daemon, the Dagster UI and the Protocol Explorer;
+    Ctrl-C stops all."""
     if feed_mode == "local" and not recordings:
         raise click.UsageError("--feed local needs --recordings")
     paths = resolve_paths(data_dir)
@@ -75,6 +83,10 @@ def up(feed_mode: str, recordings: tuple[Path, ...], speed: float, dagster_home:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         capture_args = [*vectra, "capture", "--data-dir", str(paths.root)]
+        if roll_seconds is None and feed_mode == "local":
+            roll_seconds = LOCAL_ROLL_SECONDS  # the demo's first typed partitions appear within minutes
+        if roll_seconds is not None:
+            capture_args += ["--roll-seconds", str(roll_seconds)]
         if feed_mode == "local":
             port = _free_port()
             children.append(_start("feed", [*vectra, "feed", "serve", "--port", str(port), "--speed", str(speed),
@@ -83,8 +95,12 @@ def up(feed_mode: str, recordings: tuple[Path, ...], speed: float, dagster_home:
         children.append(_start("capture", capture_args, env))
         children.append(_start("dagster", [sys.executable, "-m", "dagster", "dev", "-w", str(workspace),
                                            "-h", "127.0.0.1", "-p", str(ui_port)], env))
-        click.echo(f"[up] data root {paths.root}; Dagster UI on http://127.0.0.1:{ui_port} (ready in ~15 s); "
-                   f"`vectra status` shows the daemon. Ctrl-C stops everything.", err=True)
+        children.append(_start("explorer", [*vectra, "explorer", "--port", str(explorer_port), "--data-dir",
+                                            str(paths.root)], env))
+        click.echo(f"[up] data root {paths.root}\n[up] Protocol Explorer on http://127.0.0.1:{explorer_port}/ "
+                   f"(live frames at once)\n[up] Dagster UI on http://127.0.0.1:{ui_port} (ready in ~15 s)\n"
+                   f"[up] `vectra status` shows the daemon, `vectra tail` the frames. Ctrl-C stops everything.",
+                   err=True)
         while not stopping:
             for name, proc in children:
                 if proc.poll() is not None:
