@@ -249,6 +249,7 @@ def main() -> None:
     try:
         fixture_vectors(paths, work)
     finally:
+        sys.stdout.flush()
         os.dup2(out_fd, 1)
     raw_bytes = sum(f.stat().st_size for f in paths.doc_type_dir("ws_event").rglob("*.parquet"))
     try:

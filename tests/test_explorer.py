@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 from browser import Chromium
 from capture_helpers import write_numbered_capture
-from conftest import Proc, free_port, wait_port
+from conftest import RAW_SAMPLES, Proc, free_port, wait_port
 from pipeline_helpers import parsed_events
 from service_helpers import derived_root
 
@@ -36,6 +36,7 @@ from vectra_pipeline.query import Query
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs" / "explorer.png"
+AUTH_PLAYER = next((ROOT / "tests" / "fixtures" / "raw" / "auth_examples").glob("*_playerUpdate.json"))
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +193,7 @@ def test_verification_survives_a_restart_and_cross_site_posts_are_refused(root: 
     async def mark_verified() -> None:
         async with Chromium(tmp_path, free_port()) as browser:
             page = await browser.page()
-            await page.goto(f"http://127.0.0.1:{attacker_port}/index.html")
+            await page.send("Page.navigate", {"url": f"http://127.0.0.1:{attacker_port}/index.html"})  # submits itself
             await page.wait_for("location.pathname.endsWith('/verify')")
             await page.wait_for("document.readyState === 'complete' && !!document.getElementById('error-message')")
             refused = await page.eval("document.getElementById('error-message').textContent")
@@ -239,11 +240,32 @@ def test_verification_survives_a_restart_and_cross_site_posts_are_refused(root: 
     attacker.wait()
 
 
+def write_mixed_recording(path: Path, n: int) -> None:
+    """n numbered trades 0.25 s apart (each traceable end to end by its `n`), and between each two a real
+    frame of the fixture (game states, trades, chat), so the page looks like the feed."""
+    numbered = path.with_suffix(".numbered")
+    write_numbered_capture(numbered, n, datetime(2025, 12, 7, 12), interval=0.25)
+    real = [json.loads(line) for line in RAW_SAMPLES.read_text().splitlines()]
+    real = [r for r in real if len(json.dumps(r)) < 20_000]  # not the 300 KB transition payloads
+    with open(path, "w") as fh:
+        for i, line in enumerate(numbered.read_text().splitlines()):
+            trade = json.loads(line)
+            fh.write(json.dumps({**trade, "seq": 2 * i}) + "\n")
+            sample = real[i % len(real)]
+            ts = (datetime.fromisoformat(trade["ts"]) + timedelta(seconds=0.125)).isoformat()
+            fh.write(json.dumps({"seq": 2 * i + 1, "ts": ts, "event": sample["event_type"], "data": sample["data"]})
+                     + "\n")
+
+
 def test_live_page_shows_each_frame_within_two_seconds(tmp_path: Path) -> None:
     """Feed -> daemon (rolling its spool into Parquet every 2 s) -> explorer -> browser, and `vectra tail`."""
     n_events = 48
     recording = tmp_path / "numbered.jsonl"
-    write_numbered_capture(recording, n_events, datetime(2025, 12, 7, 12), interval=0.25)
+    write_mixed_recording(recording, n_events)
+    player = json.loads(AUTH_PLAYER.read_text())  # a logged-in frame last: the overview's player panel
+    with open(recording, "a") as fh:
+        fh.write(json.dumps({**player, "seq": 2 * n_events, "ts": "2025-12-07T12:00:12.500000"}) + "\n")
+    cash = re.search(r'"cash": ([0-9.eE+-]+)', AUTH_PLAYER.read_text())[1]  # the text the server sent
     data = tmp_path / "data"
     explorer = Explorer(data, tmp_path).start()
     feed_port = free_port()
@@ -267,7 +289,7 @@ def test_live_page_shows_each_frame_within_two_seconds(tmp_path: Path) -> None:
             start(["capture", "--url", f"http://127.0.0.1:{feed_port}", "--data-dir", str(data),
                    "--roll-seconds", "2"], "daemon")
             await page.wait_for("document.getElementById('live-badge').className === 'live on'", 30)
-            await page.wait_for("window.__seen.length >= 20", 60)
+            await page.wait_for("window.__seen.length >= 30", 60)
             await page.screenshot(tmp_path / "live.png")  # mid-stream, for the README
             await asyncio.to_thread(feed.wait, 120)
             try:
@@ -279,7 +301,12 @@ def test_live_page_shows_each_frame_within_two_seconds(tmp_path: Path) -> None:
                 raise AssertionError(f"the last frame never showed: {state}") from None
             await asyncio.sleep(1.0)
             tail.signal(signal.SIGTERM)
-            return await page.eval("window.__seen")
+            seen = await page.eval("window.__seen")
+            await page.goto(explorer.url("/"))
+            panel = await page.eval("document.getElementById('player').textContent")
+            assert player["data"]["id"] in panel and cash in panel, panel
+            await page.screenshot(tmp_path / "overview-live.png")
+            return seen
 
     try:
         seen = asyncio.run(asyncio.wait_for(main(), 300))
@@ -311,7 +338,8 @@ def test_live_page_shows_each_frame_within_two_seconds(tmp_path: Path) -> None:
     printed = [json.loads(line) for line in (tmp_path / "tail.out").read_text().splitlines()]
     keys = [(f["session_id"], f["seq"]) for f in printed]
     assert len(keys) == len(set(keys))  # rolled segments never printed twice
-    tail_ns = sorted(json.loads(f["payload"])["n"] for f in printed if f["event_name"] == "standard/newTrade")
+    trades = [json.loads(f["payload"]) for f in printed if f["event_name"] == "standard/newTrade"]
+    tail_ns = sorted(t["n"] for t in trades if "n" in t)
     assert tail_ns == list(range(n_events))
     SCREENSHOT.parent.mkdir(exist_ok=True)
     shutil.copyfile(tmp_path / "live.png", SCREENSHOT)

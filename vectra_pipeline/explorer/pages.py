@@ -25,7 +25,7 @@ def _player(status: LiveStatus) -> str:
         return '<p class="muted">not logged in (no playerUpdate in this session: capture a logged-in ' \
                'browser with <code>vectra capture --cdp</code>)</p>'
     p = status.player
-    rows = [("player", e(p.id))] + [(k, e(v)) for k, v in p.values.items()]
+    rows = [("player", e(p.id))] + [(k, e(v if v is None else str(v))) for k, v in p.values.items()]
     rows.append(("updated", f"{e(p.updated_at)} ({e(p.age_seconds)} s ago)"))
     return _kv(rows)
 

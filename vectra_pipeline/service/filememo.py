@@ -25,7 +25,8 @@ class FileMemo:
 
     def results(self, files: list[Path], compute: Callable[[list[Path]], dict[Path, Any]]) -> dict[Path, Any]:
         """{file: compute's result} for every file, computing only the new or changed ones; forgets files
-        that are gone. A file removed or replaced while being read is simply read again next time."""
+        that are gone (every file not in `files`: one memo per file set). A file removed or replaced while
+        being read is simply read again next time."""
         with self._lock:
             current: dict[Path, tuple[int, int]] = {}
             for f in files:

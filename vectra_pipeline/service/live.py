@@ -3,12 +3,14 @@ tail has read. Values of the game and the player are shown exactly as the server
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
 
+from vectra_capture.live_state import PLAYER_FIELDS
 from vectra_capture.status import read_status
 from vectra_pipeline.service.context import Context
 
@@ -88,6 +90,21 @@ def live(ctx: Context) -> LiveStatus:
     player = state.get("player") or {}
     if player:
         at, age = _at(state.get("player_updated_at"))
-        out.player = PlayerState(id=player.get("id"), values={k: v for k, v in player.items() if k != "id"},
-                                 updated_at=at, age_seconds=age)
+        out.player = PlayerState(id=player.get("id"), values=_exact_player(ctx, st.get("session_id")) or
+                                 {k: v for k, v in player.items() if k != "id"}, updated_at=at, age_seconds=age)
     return out
+
+
+def _exact_player(ctx: Context, session_id: str | None) -> dict[str, str] | None:
+    """The player's values as the text the server sent (the status file went through floats): from the
+    newest playerUpdate frame of the daemon's session the tail has read, if any."""
+    frame = ctx.tail.latest("playerUpdate")
+    if frame is None or frame.session_id != session_id or frame.payload is None:
+        return None
+    try:
+        payload = json.loads(frame.payload, parse_float=str, parse_int=str)
+    except ValueError:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    return {k: payload.get(k) for k in PLAYER_FIELDS}

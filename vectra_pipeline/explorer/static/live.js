@@ -1,4 +1,4 @@
-// The live parts of the explorer: new frames every half second (GET /api/live/frames?after=N), the
+// The live parts of the explorer: new frames every 0.3 s (GET /api/live/frames?after=N), the
 // LIVE badge every two seconds (GET /api/live), pause/resume, filter on change. Plain JS, no library.
 (function () {
   "use strict";
@@ -87,7 +87,7 @@
       }
     } catch (err) { /* the frames poll reports it */ }
   }
-  setInterval(frames, 500);
+  setInterval(frames, 300);
   setInterval(status, 2000);
   frames();
 })();
