@@ -35,6 +35,7 @@ bench: install
 	$(PY) bench/legacy.py
 	$(PY) bench/derive.py --scale 0.1
 	$(PY) bench/index.py --no-ivf
+	$(PY) bench/explorer.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -161,12 +161,16 @@ def write_typed(paths: DataPaths, days: int, games_per_day: int, rng: np.random.
 
 
 def fixture_vectors(paths: DataPaths, work: Path) -> None:
-    from vectra_pipeline.index import build as vi
-
+    """The events table of the fixtures, built by `vectra index build` (its progress output kept off stdout)."""
     small = DataPaths.resolve(work / "fixture-root")
     write_fixture_raw(small)
-    vi.build(small, full=True, tables=("events",))
+    subprocess.run([sys.executable, "-m", "vectra_pipeline.cli", "index", "build", "--full", "--table", "events",
+                    "--data-dir", str(small.root)], check=True, stdout=sys.stderr, env=_env())
     shutil.copytree(small.vectors, paths.vectors, dirs_exist_ok=True)
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
 
 
 # ---------------------------------------------------------------- timing
@@ -186,9 +190,8 @@ def get(url: str) -> tuple[int, float, int]:
 def measure(paths: DataPaths, work: Path, repeat: int, days: int) -> dict:
     """Start `vectra explorer`, fetch each page once cold, then `repeat` times; stop it."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-m", "vectra_pipeline.cli", "explorer", "--port", str(port),
-                             "--data-dir", str(paths.root)], env=env,
+                             "--data-dir", str(paths.root)], env=_env(), stdout=subprocess.DEVNULL,
                             stderr=open(work / "explorer.err", "a"))  # noqa: SIM115
     base = f"http://127.0.0.1:{port}"
     try:
@@ -244,13 +247,7 @@ def main() -> None:
     raw_rows = write_raw(paths, args.days, args.events_per_day, args.files_per_day)
     typed = write_typed(paths, args.days, args.games_per_day, rng)
     build_s = time.perf_counter() - t0
-    out_fd = os.dup(1)  # LanceDB's progress bars write to fd 1: keep stdout for the JSON
-    os.dup2(2, 1)
-    try:
-        fixture_vectors(paths, work)
-    finally:
-        sys.stdout.flush()
-        os.dup2(out_fd, 1)
+    fixture_vectors(paths, work)
     raw_bytes = sum(f.stat().st_size for f in paths.doc_type_dir("ws_event").rglob("*.parquet"))
     try:
         first = measure(paths, work, args.repeat, args.days)

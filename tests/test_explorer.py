@@ -152,6 +152,8 @@ def test_not_found_and_bad_filters_are_pages_with_a_message(root: DataPaths, tmp
     for path in ("/events/noSuchEvent", "/games/20990101-ffffffffffffffff", "/nowhere", "/games/..%2F..%2Fetc"):
         status, body = http(explorer.url(path))
         assert status == 404 and 'id="error-message"' in body and "Traceback" not in body, path
+    status, body = http(explorer.url("/events/standard/newTrade"))  # typed without encoding: still found
+    assert status == 200 and "<h1>standard/newTrade</h1>" in body
     status, body = http(explorer.url("/api/games/nope"))
     assert status == 404 and json.loads(body)["error"].startswith("unknown game")
     status, body = http(explorer.url("/search?" + urlencode({"q": "trade", "where": "price > 2"})))

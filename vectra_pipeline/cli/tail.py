@@ -15,7 +15,8 @@ from vectra_pipeline.service.recent import Frame, SpoolTail, follow, recent_fram
 def _line(frame: Frame) -> str:
     what = frame.event_name or frame.doc_type
     game = f" {frame.game_id}" if frame.game_id else ""
-    return f"{frame.ts:%H:%M:%S.%f}"[:-3] + f"  {frame.direction[:4]:<4} {what:<26}{game}  {frame.preview}"
+    arrow = {"received": "<-", "sent": "->"}.get(frame.direction, "  ")
+    return f"{frame.ts:%H:%M:%S.%f}"[:-3] + f" {arrow} {what:<26}{game}  {frame.preview}"
 
 
 @click.command()

@@ -153,16 +153,16 @@ async def search_page(request: web.Request) -> web.Response:
     q = request.query.get("q", "")
     table = request.query.get("table", "events")
     where = request.query.get("where", "")
-    res, error = None, None
+    res, error, code = None, None, 200
     if MODEL not in request.app:  # the first visit loads the model in the background while the user types
         request.app[MODEL] = _background(search.warm, request.app[CTX])
     if q.strip():
         try:
             res = await call(search.search, request.app[CTX], q, table, where or None, _int(request, "limit", 10))
         except ServiceError as exc:  # a bad filter is a message on the search page itself
-            error = str(exc)
+            error, code = str(exc), exc.status
     html = pages.search(await _status(request), q, table, where, res, error)
-    return web.Response(text=html, content_type="text/html", status=400 if error and res is None and q else 200)
+    return web.Response(text=html, content_type="text/html", status=code)
 
 
 # ---------------------------------------------------------------- JSON API
@@ -258,8 +258,8 @@ def make_app(ctx: Context, host: str = "127.0.0.1", port: int = 8765, warm: bool
     r.add_get("/", overview_page)
     r.add_get("/live", live_page)
     r.add_get("/events", events_page)
-    r.add_get("/events/{name}", event_page)
     r.add_post("/events/{name}/verify", verify_form)
+    r.add_get("/events/{name:.+}", event_page)  # standard%2FnewTrade, and standard/newTrade typed by hand
     r.add_get("/games", games_page)
     r.add_get("/games/{game_id}", game_page)
     r.add_get("/search", search_page)
@@ -267,8 +267,8 @@ def make_app(ctx: Context, host: str = "127.0.0.1", port: int = 8765, warm: bool
     r.add_get("/api/live", api_live)
     r.add_get("/api/live/frames", api_frames)
     r.add_get("/api/events", api_events)
-    r.add_get("/api/events/{name}", api_event)
     r.add_post("/api/events/{name}/verify", api_verify)
+    r.add_get("/api/events/{name:.+}", api_event)
     r.add_get("/api/games", api_games)
     r.add_get("/api/games/{game_id}", api_game)
     r.add_get("/api/search", api_search)
