@@ -41,6 +41,7 @@ bench: install
 	$(PY) bench/index.py --no-ivf
 	$(PY) bench/dagster_run.py
 	$(PY) bench/cdp.py
+	$(PY) bench/explorer.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -21,7 +21,7 @@ from service_helpers import OWN_TABLES
 from vectra_capture.legacy.importer import import_legacy
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.derive.run import derive_date
-from vectra_pipeline.index import build as vi
+from vectra_pipeline.index.build import build
 
 ROOT = Path(__file__).resolve().parents[1]
 LEGACY = FIXTURES / "legacy" / "rugs_recordings"
@@ -41,7 +41,7 @@ def mcp_root(request: pytest.FixtureRequest, tmp_path: Path) -> DataPaths:
         derive_date(paths, date, OWN_TABLES)
     for date in dates:
         derive_date(paths, date, ("games",))
-    vi.build(paths, full=True, tables=("events", "debug_notes"))
+    build(paths, full=True, tables=("events", "debug_notes"))
     return paths
 
 

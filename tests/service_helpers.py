@@ -23,7 +23,7 @@ def derived_root(request: pytest.FixtureRequest, tmp_path: Path, index: bool = F
     for date in dates:
         derive_date(paths, date, ("games",))
     if index:
-        from vectra_pipeline.index import build as vi
+        from vectra_pipeline.index.build import build
 
-        vi.build(paths, full=True, tables=("events",))
+        build(paths, full=True, tables=("events",))
     return paths

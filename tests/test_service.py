@@ -16,6 +16,8 @@ from service_helpers import derived_root
 from vectra_capture.protocol.catalog import CATALOG, read_verifications
 from vectra_capture.protocol.models import MODELS
 from vectra_capture.store.layout import DataPaths
+from vectra_pipeline.index.build import build_table
+from vectra_pipeline.index.tables import open_table
 from vectra_pipeline.service import catalog, games, live, overview, search
 from vectra_pipeline.service.context import Context
 from vectra_pipeline.service.errors import BadRequest, NotFound, Unavailable
@@ -103,6 +105,11 @@ def test_verify_persists_with_time(ctx: Context) -> None:
         catalog.verify(ctx, "newSideBet", "probably")
     with pytest.raises(NotFound):
         catalog.verify(ctx, "noSuchEvent", "verified")
+    # the next (incremental) index build puts the new status into the event's protocol document
+    build_table(ctx.paths, "events", full=False)
+    rows = open_table(ctx.paths, "events").to_arrow().to_pylist()
+    doc = next(r["text"] for r in rows if r["id"] == "protocol:newSideBet")
+    assert "Verification: needs-correction" in doc
     catalog.verify(ctx, "newSideBet", "unverified")
 
 

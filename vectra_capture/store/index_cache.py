@@ -1,6 +1,7 @@
 """The vector index's per-raw-file protocol statistics cache: vectors/_protocol_stats/<name>.parquet,
-one small file per raw ws_event file. Derived and disposable: deleting it only makes the next events
-build rescan the raw files. Parquet, so it is written here like every other Parquet file."""
+one small file per raw ws_event file, written by the events build and by the explorer's catalog (the
+same statistics function, so the same content). Derived and disposable: deleting it only makes the next
+events build (or explorer start) rescan the raw files. Parquet, so it is written here like every other Parquet file."""
 
 from __future__ import annotations
 

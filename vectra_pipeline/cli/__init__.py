@@ -10,7 +10,20 @@ import logging
 
 import click
 
-from vectra_pipeline.cli import browser, capture, data, feed, index, legacy, mcp, protocol, schema, up
+from vectra_pipeline.cli import (
+    browser,
+    capture,
+    data,
+    explorer,
+    feed,
+    index,
+    legacy,
+    mcp,
+    protocol,
+    schema,
+    tail,
+    up,
+)
 from vectra_pipeline.cli.common import VectraGroup
 
 
@@ -24,7 +37,7 @@ def main(verbose: bool) -> None:
     )
 
 
-for command in (capture.capture, capture.status, browser.browser, up.up, feed.feed, legacy.legacy, data.data,
-                schema.schema, index.index, index.notes, protocol.protocol, mcp.mcp):
+for command in (capture.capture, capture.status, tail.tail, browser.browser, up.up, feed.feed, explorer.explorer,
+                legacy.legacy, data.data, schema.schema, index.index, index.notes, protocol.protocol, mcp.mcp):
     main.add_command(command)
 

@@ -8,13 +8,15 @@ import click
 from tqdm import tqdm
 
 from vectra_capture.store import LockHeld
-from vectra_capture.store.notes import write_debug_note
 from vectra_pipeline.cli.common import BadInput, data_dir_option, emit_json, json_option, resolve_paths
-from vectra_pipeline.index.build import build, build_table
+from vectra_pipeline.index.build import build
 from vectra_pipeline.index.errors import InvalidFilter, VectorIndexError
 from vectra_pipeline.index.search import search
 from vectra_pipeline.index.stats import stats
 from vectra_pipeline.index.tables import TABLES
+from vectra_pipeline.service.context import Context
+from vectra_pipeline.service.errors import BadRequest
+from vectra_pipeline.service.notes import add_note
 
 TABLE_CHOICE = click.Choice(TABLES)
 
@@ -123,17 +125,10 @@ def notes() -> None:
 @json_option
 def add(text: str, no_index: bool, data_dir: str | None, as_json: bool) -> None:
     """Add a note (Parquet doc_type=debug_note), then index it incrementally."""
-    paths = resolve_paths(data_dir, write=True)
-    if not text.strip():
-        raise click.ClickException("empty note")
-    path = write_debug_note(paths, text)
-    out: dict = {"stored": str(path.relative_to(paths.root)), "embedded": 0}
-    if not no_index:
-        try:
-            out["embedded"] = build_table(paths, "debug_notes", full=False).embedded
-        except LockHeld:
-            # the note is safe in Parquet; the build holding the table (or the next one) indexes it
-            out["deferred"] = "another index build is running; the note will be indexed by the next build"
+    try:
+        out = add_note(Context(resolve_paths(data_dir, write=True)), text, index=not no_index).model_dump(exclude_none=True)
+    except BadRequest as exc:
+        raise click.ClickException(str(exc)) from exc
     if as_json:
         emit_json(out)
     else:

@@ -1,8 +1,8 @@
 """The protocol catalog as data: every event name seen in the raw data or known to the catalog/models,
 with its direction, login need, counts, first/last seen, fields, drift and verification status.
 
-Statistics per raw ws_event file come from the vector index's protocol statistics code (one scan per
-file) and are remembered per file (filememo.py), so a page over a month of data reads only new files.
+Statistics per raw ws_event file come from protocol_stats.py (the vector index's statistics and cache)
+and are remembered per file in the process (filememo.py), so a page over a month reads only new files.
 """
 
 from __future__ import annotations
@@ -18,10 +18,7 @@ from pydantic import BaseModel
 
 from vectra_capture.protocol.catalog import CATALOG, STATUSES, set_status, status_of
 from vectra_capture.protocol.models import MODELS, known_fields
-from vectra_capture.store.layout import DataPaths
-from vectra_pipeline import duck
-from vectra_pipeline.duck import sql_list
-from vectra_pipeline.index.docs.protocol import compute_file_stats
+from vectra_pipeline.service import protocol_stats
 from vectra_pipeline.service.context import Context
 from vectra_pipeline.service.errors import BadRequest, NotFound
 from vectra_pipeline.service.samples import Sample, samples_of
@@ -85,27 +82,15 @@ class EventStats:
 # ---------------------------------------------------------------- statistics
 
 
-def _compute(paths: DataPaths, files: list[Path]) -> dict[Path, list[dict]]:
-    con = duck.connect(memory_limit="1GB")
-    try:
-        keyed = {p.relative_to(paths.root).as_posix(): p for p in files}
-        per_file = compute_file_stats(paths, con, keyed)
-        ranges = {(Path(f), name): (lo, hi) for f, name, lo, hi in con.execute(
-            f"SELECT filename, event_name, min(ts), max(ts) FROM read_parquet({sql_list(files)}, "
-            f"union_by_name = true, filename = true) GROUP BY 1, 2").fetchall()}
-    finally:
-        con.close()
-    out: dict[Path, list[dict]] = {}
-    for key, rows in per_file.items():
-        path = keyed[key]
-        out[path] = [{**r, "range": ranges.get((path, r["event_name"]))} for r in rows if r["event_name"]]
-    return out
-
-
 def event_stats(ctx: Context) -> dict[str, EventStats]:
+    """Whole-history statistics per event name (treat as read-only: shared until a raw file changes)."""
     files = sorted(ctx.paths.doc_type_dir("ws_event").glob("date=*/*.parquet"))
+    return ctx.event_stats.view(files, lambda fs: protocol_stats.compute(ctx.paths, fs), _merge)
+
+
+def _merge(per_file: dict[Path, list[dict]]) -> dict[str, EventStats]:
     merged: dict[str, EventStats] = {}
-    for path, rows in ctx.event_stats.results(files, lambda fs: _compute(ctx.paths, fs)).items():
+    for path, rows in per_file.items():
         for r in rows:
             st = merged.setdefault(r["event_name"], EventStats())
             st.n += r["n"]

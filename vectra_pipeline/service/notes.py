@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from vectra_capture.store import LockHeld, write_debug_note
-from vectra_pipeline.index import build as vi
+from vectra_pipeline.index.build import build_table
 from vectra_pipeline.service.context import Context
 from vectra_pipeline.service.errors import BadRequest
 
@@ -28,7 +28,7 @@ def add_note(ctx: Context, text: str, index: bool = True) -> NoteResult:
     out = NoteResult(stored=path.relative_to(ctx.paths.root).as_posix(), embedded=0)
     if index:
         try:
-            out.embedded = vi.build_table(ctx.paths, "debug_notes", full=False).embedded
+            out.embedded = build_table(ctx.paths, "debug_notes", full=False).embedded
         except LockHeld:
             out.deferred = "another index build is running; the note will be indexed by the next build"
     return out

@@ -36,12 +36,14 @@ def _footer_rows(files: list[Path]) -> dict[Path, int]:
 
 
 def holdings(ctx: Context) -> list[Holding]:
+    by_type = {d.name.split("=", 1)[1]: sorted(d.glob("date=*/*.parquet"))
+               for d in sorted(ctx.paths.events_parquet.glob("doc_type=*"))}
+    # one call over every file: the memo forgets the files it is not asked about
+    rows = ctx.footers.results([f for fs in by_type.values() for f in fs], _footer_rows)
     out = []
-    for doc_dir in sorted(ctx.paths.events_parquet.glob("doc_type=*")):
-        files = sorted(doc_dir.glob("date=*/*.parquet"))
+    for doc_type, files in by_type.items():
         if not files:
             continue
-        rows = ctx.footers.results(files, _footer_rows)
         days = sorted({f.parent.name.split("=", 1)[1] for f in files})
         size = 0
         for f in files:
@@ -49,7 +51,7 @@ def holdings(ctx: Context) -> list[Holding]:
                 size += f.stat().st_size
             except FileNotFoundError:
                 continue
-        out.append(Holding(doc_type=doc_dir.name.split("=", 1)[1], files=len(files), rows=sum(rows.values()),
+        out.append(Holding(doc_type=doc_type, files=len(files), rows=sum(rows.get(f, 0) for f in files),
                            bytes=size, first_day=days[0], last_day=days[-1]))
     return out
 

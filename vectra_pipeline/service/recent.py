@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -126,8 +127,8 @@ class SpoolTail:
         self._lock = threading.Lock()
         self.polled_at: float | None = None
 
-    def poll(self) -> list[Frame]:
-        """Frames that arrived since the last poll, oldest first."""
+    def poll(self, with_payload: bool = False) -> list[Frame]:
+        """Frames that arrived since the last poll, oldest first (kept without their payload text)."""
         with self._lock:
             segments = list_segments(self.paths.spool)
             by_session: dict[str, list[Path]] = {}
@@ -147,11 +148,11 @@ class SpoolTail:
                 if last is not None and (not records or records[0].seq > last + 1) and (
                         session in vanished or records):
                     upto = records[0].seq if records else None
-                    new += self._fill(session, last, upto)
+                    new += self._fill(session, last, upto, with_payload)
                 last = self._last_seq.get(session, -1)
                 for rec in records:
                     if rec.seq > last:
-                        new.append(frame_from_record(rec))
+                        new.append(frame_from_record(rec, with_payload))
                         last = rec.seq
                         if rec.event_name is not None:
                             self._latest[rec.event_name] = rec
@@ -162,17 +163,18 @@ class SpoolTail:
             for frame in new:
                 self._n += 1
                 frame.n = self._n
-                self._frames.append(frame)
+                self._frames.append(frame.model_copy(update={"payload": None}) if with_payload else frame)
             self.polled_at = time.time()
             return new
 
-    def _fill(self, session: str, after: int, before: int | None) -> list[Frame]:
+    def _fill(self, session: str, after: int, before: int | None, with_payload: bool) -> list[Frame]:
         """Frames of `session` with after < seq < before from the raw Parquet (rolled before we read them)."""
         since = datetime.now(UTC) - timedelta(days=1)
         con = self._con_factory()
         try:
             frames = parquet_frames(self.paths, con, "session_id = ? AND seq > ? AND seq < ?",
-                                    [session, after, before if before is not None else 2**62], since)
+                                    [session, after, before if before is not None else 2**62], since,
+                                    with_payload)
         finally:
             con.close()
         if frames:
@@ -196,3 +198,26 @@ class SpoolTail:
     def last_frame(self) -> Frame | None:
         with self._lock:
             return self._frames[-1] if self._frames else None
+
+
+def follow(paths: DataPaths, tail: SpoolTail, con: Any, since_seconds: float = 10.0,
+           event_name: str | None = None, interval: float = 0.25,
+           stop: Any = None) -> Iterator[Frame]:
+    """The frames of the last `since_seconds` (spool and Parquet), then every new frame as the spool
+    grows, each once, until `stop()` is true. Frames carry their payload text."""
+    seen: set[tuple[str, int]] = set()
+    for frame in recent_frames(paths, con, since_seconds, event_name, with_payload=True):
+        seen.add((frame.session_id, frame.seq))
+        yield frame
+    cutoff = datetime.now(UTC) - timedelta(seconds=since_seconds)
+    first = True
+    while stop is None or not stop():
+        for frame in tail.poll(with_payload=True):
+            if event_name not in (None, frame.event_name):
+                continue
+            if first and ((frame.session_id, frame.seq) in seen or frame.ts < cutoff):
+                continue
+            yield frame
+        first = False
+        seen.clear()
+        time.sleep(interval)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 
+import duckdb
 from pydantic import BaseModel
 
+from vectra_pipeline.index.embedder import get_embedder
 from vectra_pipeline.index.errors import InvalidFilter, VectorIndexError
 from vectra_pipeline.index.search import search as index_search
-from vectra_pipeline.index.tables import FILTER_COLUMNS, TABLES
+from vectra_pipeline.index.tables import FILTER_COLUMNS, TABLES, table_exists
 from vectra_pipeline.service.context import Context
 from vectra_pipeline.service.errors import BadRequest, Unavailable
 
@@ -39,14 +41,22 @@ class SearchResults(BaseModel):
     hits: list[Hit]
 
 
-def check_filter(where: str) -> None:
-    """Only the filter columns may appear in a filter (outside string literals)."""
+def check_filter(ctx: Context, where: str) -> None:
+    """Only the filter columns may appear in a filter (outside string literals), and it must parse as SQL:
+    checked with DuckDB over an empty relation of those columns, before the model is loaded. Functions
+    cannot appear (their names are not columns), so nothing but the comparison runs."""
     for token in _TOKENS.findall(where):
         if token[0] in "'\"":
             continue
         if token.lower() not in _SQL_WORDS and token not in FILTER_COLUMNS:
             raise BadRequest(f"bad filter {where!r}: unknown column {token!r}; filter columns are "
                              f"{', '.join(FILTER_COLUMNS)} (e.g. event_name = 'playerUpdate')")
+    empty = ", ".join(f"NULL::VARCHAR AS {c}" for c in FILTER_COLUMNS)
+    try:
+        ctx.execute(f"SELECT count(*) FROM (SELECT {empty}) WHERE ({where})")
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0][:300]
+        raise BadRequest(f"bad filter {where!r}: {first}") from None
 
 
 def search(ctx: Context, q: str, table: str = "events", where: str | None = None, limit: int = 10) -> SearchResults:
@@ -61,7 +71,7 @@ def search(ctx: Context, q: str, table: str = "events", where: str | None = None
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be 1..{MAX_LIMIT}")
     if where:
-        check_filter(where)
+        check_filter(ctx, where)
     try:
         rows = index_search(q, table=table, where=where, limit=limit, paths=ctx.paths)
     except InvalidFilter as exc:  # LanceDB could not parse it (the columns were checked above)
@@ -74,3 +84,9 @@ def search(ctx: Context, q: str, table: str = "events", where: str | None = None
             raise BadRequest(f"bad filter {where!r}: {first}") from exc
         raise
     return SearchResults(query=q, table=table, where=where, limit=limit, hits=[Hit(**r) for r in rows])
+
+
+def warm(ctx: Context) -> None:
+    """Load the embedding model now (seconds, once per process) so the next search answers at once."""
+    if table_exists(ctx.paths, "events"):
+        get_embedder().warm()
