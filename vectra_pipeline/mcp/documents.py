@@ -14,7 +14,7 @@ from mcp.server.mcpserver.resources import FunctionResource
 
 from vectra_capture.store import root_context
 from vectra_capture.store.layout import DataPaths
-from vectra_pipeline.index.docs import decision_files, repo_root
+from vectra_pipeline.index.docs.repo import decision_files, repo_root
 from vectra_pipeline.mcp.readonly_sql import ReadOnlySQL
 from vectra_pipeline.service import catalog as catalog_service
 from vectra_pipeline.service.context import Context
