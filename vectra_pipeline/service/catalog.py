@@ -21,7 +21,7 @@ from vectra_capture.protocol.models import MODELS, known_fields
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline import duck
 from vectra_pipeline.duck import sql_list
-from vectra_pipeline.index.docs import compute_file_stats
+from vectra_pipeline.index.docs.protocol import compute_file_stats
 from vectra_pipeline.service.context import Context
 from vectra_pipeline.service.errors import BadRequest, NotFound
 from vectra_pipeline.service.samples import Sample, samples_of
