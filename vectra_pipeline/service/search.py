@@ -7,7 +7,9 @@ import re
 
 from pydantic import BaseModel
 
-from vectra_pipeline.index import build as vi
+from vectra_pipeline.index.errors import InvalidFilter, VectorIndexError
+from vectra_pipeline.index.search import search as index_search
+from vectra_pipeline.index.tables import FILTER_COLUMNS, TABLES
 from vectra_pipeline.service.context import Context
 from vectra_pipeline.service.errors import BadRequest, Unavailable
 
@@ -42,9 +44,9 @@ def check_filter(where: str) -> None:
     for token in _TOKENS.findall(where):
         if token[0] in "'\"":
             continue
-        if token.lower() not in _SQL_WORDS and token not in vi.FILTER_COLUMNS:
+        if token.lower() not in _SQL_WORDS and token not in FILTER_COLUMNS:
             raise BadRequest(f"bad filter {where!r}: unknown column {token!r}; filter columns are "
-                             f"{', '.join(vi.FILTER_COLUMNS)} (e.g. event_name = 'playerUpdate')")
+                             f"{', '.join(FILTER_COLUMNS)} (e.g. event_name = 'playerUpdate')")
 
 
 def search(ctx: Context, q: str, table: str = "events", where: str | None = None, limit: int = 10) -> SearchResults:
@@ -54,15 +56,17 @@ def search(ctx: Context, q: str, table: str = "events", where: str | None = None
         raise BadRequest("empty query: say what to look for")
     if len(q) > MAX_QUERY:
         raise BadRequest(f"the query is {len(q)} characters; at most {MAX_QUERY}")
-    if table not in vi.TABLES:
-        raise BadRequest(f"unknown table {table!r}; tables: {', '.join(vi.TABLES)}")
+    if table not in TABLES:
+        raise BadRequest(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be 1..{MAX_LIMIT}")
     if where:
         check_filter(where)
     try:
-        rows = vi.search(q, table=table, where=where, limit=limit, paths=ctx.paths)
-    except vi.IndexError_ as exc:
+        rows = index_search(q, table=table, where=where, limit=limit, paths=ctx.paths)
+    except InvalidFilter as exc:  # LanceDB cannot parse it; the message says why and shows an example
+        raise BadRequest(f"bad filter {where!r}: {exc}") from exc
+    except VectorIndexError as exc:
         raise Unavailable(str(exc)) from exc
     except Exception as exc:
         if where:  # LanceDB rejected the filter (syntax); the columns were checked above
