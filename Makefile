@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -qq --upgrade pip
 	$(PY) -m pip install -qq -e '.[dev]'
+	$(PY) -m vectra_pipeline.index.onnx_embedder --export  # the ONNX model, once (~5 s), cached outside the data root
 	touch $(STAMP)
 
 install: $(STAMP)

