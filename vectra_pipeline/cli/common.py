@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from typing import Any
 
 import click
@@ -53,3 +54,23 @@ class VectraGroup(click.Group):
 
 def emit_json(obj: Any) -> None:
     click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+class StopRequest:
+    """Set by SIGINT / SIGTERM, for commands that run until stopped and finish their work cleanly."""
+
+    def __init__(self) -> None:
+        self._requested = False
+
+    def requested(self) -> bool:
+        return self._requested
+
+    def _on_signal(self, _signum: int, _frame: object) -> None:
+        self._requested = True
+
+
+def stop_on_signals() -> StopRequest:
+    stop = StopRequest()
+    signal.signal(signal.SIGINT, stop._on_signal)
+    signal.signal(signal.SIGTERM, stop._on_signal)
+    return stop

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 
 import click
 
 from vectra_pipeline import duck
-from vectra_pipeline.cli.common import data_dir_option, json_option, resolve_paths
+from vectra_pipeline.cli.common import data_dir_option, json_option, resolve_paths, stop_on_signals
 from vectra_pipeline.service.recent import Frame, SpoolTail, follow, recent_frames
 
 
@@ -28,19 +27,12 @@ def _line(frame: Frame) -> str:
 def tail(event_name: str | None, since: float, once: bool, data_dir: str | None, as_json: bool) -> None:
     """Frames as the capture daemon receives them (one JSON object per line with --json); Ctrl-C stops."""
     paths = resolve_paths(data_dir)
-    stopping = False
-
-    def on_signal(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = stop_on_signals()
     con = duck.connect()
     if once:
         frames = iter(recent_frames(paths, con, since, event_name, with_payload=True))
     else:
-        frames = follow(paths, SpoolTail(paths, duck.connect), con, since, event_name, stop=lambda: stopping)
+        frames = follow(paths, SpoolTail(paths, duck.connect), con, since, event_name, stop=stop.requested)
     try:
         for frame in frames:
             click.echo(frame.model_dump_json() if as_json else _line(frame))

@@ -7,14 +7,13 @@ non-zero is restarted with backoff and the log says why; Ctrl-C here stops all o
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import sys
 from pathlib import Path
 
 import click
 
-from vectra_pipeline.cli.common import data_dir_option, resolve_paths
+from vectra_pipeline.cli.common import data_dir_option, resolve_paths, stop_on_signals
 from vectra_pipeline.cli.supervisor import Supervisor
 
 LOCAL_ROLL_SECONDS = 60.0  # the demo rolls its spool every minute: typed partitions appear within minutes
@@ -62,14 +61,7 @@ def up(feed_mode: str, cdp_url: str, recordings: tuple[Path, ...], speed: float,
     if dagster_home is not None:
         env["DAGSTER_HOME"] = str(dagster_home.resolve())
     vectra = [sys.executable, "-m", "vectra_pipeline.cli"]
-    stopping = False
-
-    def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = stop_on_signals()
     supervisor = Supervisor(env)
     reason = None
     try:
@@ -97,7 +89,7 @@ def up(feed_mode: str, cdp_url: str, recordings: tuple[Path, ...], speed: float,
         click.echo(f"[up] data root {paths.root}; `vectra status` shows the daemon, `vectra tail` the frames. "
                    "Ctrl-C stops everything.",
                    err=True)
-        reason = supervisor.run(lambda: stopping)
+        reason = supervisor.run(stop.requested)
     finally:
         click.echo("[up] stopping...", err=True)
         supervisor.stop_all()
