@@ -29,7 +29,7 @@ from vectra_capture.replay.sources import ReplayEvent
 log = logging.getLogger(__name__)
 
 PAGE_DIR = Path(__file__).parent / "page"
-# The player's own requests the feed acknowledges, and the ack it sends back (PROTOCOL.md: the real
+# The player's own requests the feed acknowledges, and the ack it sends back (docs/protocol.md: the real
 # server answers an order with `43<id>[{"success": true}]` and an application ping with `43<id>[]`).
 REQUEST_ACKS: dict[str, object] = {
     "buyOrder": {"success": True}, "sellOrder": {"success": True}, "requestSidebet": {"success": True},

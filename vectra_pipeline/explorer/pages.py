@@ -101,13 +101,13 @@ def events(status: LiveStatus, rows: list[EventSummary]) -> str:
 
 def event(status: LiveStatus, d: EventDetail, csrf: str, message: str | None = None) -> str:
     v = d.verification
-    when = f" since {e(v.updated_at)}" if v.updated_at else " (default from PROTOCOL.md's tag)"
+    when = f" since {e(v.updated_at)}" if v.updated_at else " (default from the docs/protocol.md evidence tag)"
     facts = "".join(f"<li>{e(f)}</li>" for f in d.facts)
     summary = _kv([
         ("meaning", e(d.meaning) if d.meaning else '<span class="muted">not in the protocol catalog</span>'),
         ("direction", e(d.direction)), ("access", e(d.access)), ("traced", e(d.traced)),
         ("count", e(f"{d.count:,}")), ("first / last seen", f"{e(d.first_seen)} / {e(d.last_seen)}"),
-        ("model", "yes" if d.has_model else "none"), ("PROTOCOL.md tag", e(d.source_tag)),
+        ("model", "yes" if d.has_model else "none"), ("evidence tag (docs/protocol.md)", e(d.source_tag)),
     ])
     fields = table(
         ["field", "present", "types seen", "model type"],
@@ -130,7 +130,7 @@ def event(status: LiveStatus, d: EventDetail, csrf: str, message: str | None = N
 <button type="submit">save</button></form>"""
     body = (f'{flash}<p>Verification: <span id="verification" class="status {e(v.status)}">{e(v.status)}</span>{when}'
             + (f' — <q id="verification-note">{e(v.note)}</q>' if v.note else "") + f"</p>{form}"
-            f"{summary}" + (f"<h2>Facts (PROTOCOL.md)</h2><ul>{facts}</ul>" if facts else "")
+            f"{summary}" + (f"<h2>Facts (docs/protocol.md)</h2><ul>{facts}</ul>" if facts else "")
             + f'<h2>Fields</h2>{fields}<h2>Samples</h2><div id="samples">{samples}</div>')
     return page(d.name, body, status, "/api" + event_href(d.name), active="/events")
 

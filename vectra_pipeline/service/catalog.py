@@ -41,12 +41,12 @@ class Verification(BaseModel):
     status: Literal["verified", "unverified", "needs-correction"]
     note: str | None = None
     updated_at: str | None = None
-    default: bool  # True: nobody set it; it comes from PROTOCOL.md's tag
+    default: bool  # True: nobody set it; it comes from docs/protocol.md's tag
 
 
 class EventSummary(BaseModel):
     name: str
-    known: bool  # in the protocol catalog (PROTOCOL.md)
+    known: bool  # in the protocol catalog (docs/protocol.md)
     has_model: bool
     direction: str | None
     access: Literal["public", "logged-in"] | None

@@ -54,7 +54,7 @@ def frame_payload(text: str) -> str | None:
 
 def payload_text(event_name: str | None, raw_json: str) -> str:
     """The payload of a raw row as JSON text: the last argument of a frame array (the trace object may
-    come before it, PROTOCOL.md), the row itself for legacy records and system events."""
+    come before it, docs/protocol.md), the row itself for legacy records and system events."""
     if event_name and event_name.startswith("legacy."):
         return raw_json
     if raw_json.lstrip().startswith("[") and event_name is not None:
