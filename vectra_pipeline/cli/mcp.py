@@ -10,6 +10,7 @@ import click
 
 from vectra_pipeline.cli.common import data_dir_option, resolve_paths
 from vectra_pipeline.mcp.readonly_sql import DEFAULT_TIMEOUT_S
+from vectra_pipeline.mcp.server import build_server
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,6 @@ def parse_address(value: str, allow_remote: bool) -> tuple[str, int]:
 @data_dir_option
 def mcp(http_address: str | None, allow_remote: bool, sql_timeout: float, no_warm: bool, data_dir: str | None) -> None:
     """The MCP server: tools search, sql, protocol, live, add_note; the data root's CONTEXT.md as a resource."""
-    from vectra_pipeline.mcp.server import build_server  # the mcp SDK loads only for this command
-
     address = parse_address(http_address, allow_remote) if http_address else None
     paths = resolve_paths(data_dir)
     server = build_server(paths, warm=not no_warm, sql_timeout_s=sql_timeout)

@@ -9,6 +9,7 @@ import click
 from vectra_capture.store import read_manifest
 from vectra_pipeline import duck
 from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, resolve_paths
+from vectra_pipeline.derive.checks import schema_drift
 from vectra_pipeline.derive.schema_manifest import MANIFEST, SCHEMA_VERSION, check_manifest
 from vectra_pipeline.derive.schema_manifest import migrate as run_migrate
 
@@ -54,8 +55,6 @@ def check(drift: bool, data_dir: str | None, as_json: bool) -> None:
     outcome = check_manifest(paths)
     drift_outcome = None
     if drift:
-        from vectra_pipeline.derive.checks import schema_drift
-
         with duck.connect() as con:
             drift_outcome = schema_drift(con, paths)
     if as_json:

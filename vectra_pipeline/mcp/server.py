@@ -20,6 +20,7 @@ from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from vectra_capture.store.layout import DataPaths
+from vectra_pipeline.index.embedder import get_embedder
 from vectra_pipeline.mcp import documents
 from vectra_pipeline.mcp.readonly_sql import (
     DEFAULT_TIMEOUT_S,
@@ -79,8 +80,6 @@ def _warm(ctx: Context, sql: ReadOnlySQL) -> None:
         try:
             search_service.search(ctx, "gameStateUpdate fields", limit=1)
         except ServiceError:  # no vector table yet: the model alone
-            from vectra_pipeline.index.embedder import get_embedder
-
             get_embedder().embed(["warm up"])
         log.info("mcp: search model loaded")
         catalog_service.event_stats(ctx)  # remembered per raw file (FileMemo): later calls read new files only
