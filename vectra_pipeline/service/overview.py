@@ -45,25 +45,26 @@ def holdings(ctx: Context) -> list[Holding]:
         if not files:
             continue
         days = sorted({f.parent.name.split("=", 1)[1] for f in files})
-        size = 0
-        for f in files:
-            try:
-                size += f.stat().st_size
-            except FileNotFoundError:
-                continue
         out.append(Holding(doc_type=doc_type, files=len(files), rows=sum(rows.get(f, 0) for f in files),
-                           bytes=size, first_day=days[0], last_day=days[-1]))
+                           bytes=_total_size(files), first_day=days[0], last_day=days[-1]))
     return out
+
+
+def _total_size(files: list[Path]) -> int:
+    """Bytes of the files that still exist (a spool segment or a partition file can be rolled or
+    replaced between listing and stat)."""
+    size = 0
+    for f in files:
+        try:
+            size += f.stat().st_size
+        except FileNotFoundError:
+            continue
+    return size
 
 
 def overview(ctx: Context) -> Overview:
     segments = list_segments(ctx.paths.spool)
-    spool_bytes = 0
-    for seg in segments:
-        try:
-            spool_bytes += seg.stat().st_size
-        except FileNotFoundError:
-            continue
+    spool_bytes = _total_size(segments)
     tables = sorted(p.name.removesuffix(".lance") for p in ctx.paths.vectors.glob("*.lance")) \
         if ctx.paths.vectors.is_dir() else []
     return Overview(data_dir=str(ctx.paths.root), live=live(ctx), holdings=holdings(ctx),
