@@ -24,15 +24,13 @@ def _sightings(raw: str, where: str = "true") -> str:
 
 
 def prepare(con: duckdb.DuckDBPyConnection, raw: str, prev_raw: str, date: str) -> tuple[dict, str]:
-    """Needs the `stage` table: its gameHistory flag picks the few rows worth parsing again."""
-    con.execute(f"""
+    """Needs the `stage` table (the gameHistory ids of the rows carrying one); `raw` is joined back for
+    the winning entries' JSON."""
+    con.execute("""
     CREATE OR REPLACE TEMP TABLE cg_s AS
     SELECT ts, source, session_id, seq, direction, filename, unnest(ids) AS hid, unnest(range(len(ids))) AS idx
-    FROM (SELECT s.ts, s.source, s.session_id, s.seq, s.direction, s.filename,
-                 json_extract_string(r.raw_json, '$[#-1].gameHistory[*].id') AS ids
-          FROM (SELECT * FROM stage WHERE event_name = 'gameStateUpdate' AND v[10] IS NOT NULL AND NOT prev) s
-          JOIN {raw} r ON r.session_id = s.session_id AND r.seq = s.seq AND r.filename = s.filename
-          WHERE r.event_name = 'gameStateUpdate')
+    FROM (SELECT ts, source, session_id, seq, direction, filename, history_ids AS ids FROM stage
+          WHERE event_name = 'gameStateUpdate' AND v[10] IS NOT NULL AND NOT prev)
     """)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE cg_prev AS SELECT DISTINCT hid FROM
         ({_sightings(prev_raw, f"ts >= TIMESTAMPTZ '{date} 00:00:00+00' - {LOOKBACK}")}) WHERE hid IS NOT NULL""")

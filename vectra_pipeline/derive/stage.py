@@ -13,7 +13,8 @@ import duckdb
 
 from vectra_pipeline.duck import PAYLOAD_PATH
 
-# gameStateUpdate: scalars for game_tick (1-9), a gameHistory flag (10), the leaderboard (11)
+# gameStateUpdate: scalars for game_tick (1-9), a gameHistory flag (10), the leaderboard (11); the
+# gameHistory ids of the rows carrying one go in `history_ids`
 GSU_FIELDS = [".gameId", ".tickCount", ".price", ".active", ".rugged", ".cooldownTimer", ".allowPreRoundBuys",
               ".tradeCount", ".connectedPlayers", ".gameHistory[0].id", ".leaderboard"]
 LEGACY_TICK_FIELDS = [".game_id", ".tick", ".price", ".active", ".rugged", ".cooldown_timer", ".phase", ".trade_count"]
@@ -61,10 +62,14 @@ def build_stage(con: duckdb.DuckDBPyConnection, raw: str) -> int:
            filename, prev,
            CASE WHEN event_name = 'gameStateUpdate' THEN [{gsu}] ELSE v END AS v,
            CASE WHEN event_name = 'gameStateUpdate' THEN json_transform(j[11], '{_LB_STRUCT}') END AS lb,
+           -- the ids of a gameHistory (complete_game): parsed here, on the few rows that carry one, so
+           -- complete_game never reads raw again to find them
+           CASE WHEN event_name = 'gameStateUpdate' AND NOT prev AND (j[10] ->> '$') IS NOT NULL
+                THEN json_extract_string(raw_json, '$[#-1].gameHistory[*].id') END AS history_ids,
            small_raw
     FROM (
       SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, ack_id, socket_id,
-             filename, prev,
+             filename, prev, raw_json,
              CASE WHEN event_name = 'gameStateUpdate'
                   THEN json_extract(raw_json, {paths_sql(PAYLOAD_PATH, GSU_FIELDS)}) END AS j,
              CASE WHEN event_name = 'legacy.tick'
