@@ -154,6 +154,9 @@ def delete_partition(paths: DataPaths, doc_type: str, date: str) -> int:
     return removed
 
 
+UNIQUE_TEXT_COLUMNS = frozenset({"raw_json", "ack_json"})
+
+
 # Streaming form of replace_partition: a day of typed rows (GBs of raw_json) never sits in memory
 # as one table. Same contract: one file `<doc_type>.parquet` per partition, whole or not at all.
 def replace_partition_batches(
@@ -163,7 +166,11 @@ def replace_partition_batches(
     """Write `batches` (cast to `schema`) as the partition's only file. Returns (path, rows)."""
     path = paths.partition_dir(doc_type, date) / f"{doc_type}.parquet"
     rows = 0
-    with atomic_writer(path) as fh, pq.ParquetWriter(fh, schema, compression=compression) as writer:
+    # JSON text columns hold a distinct value per row: a dictionary would be built per row group only
+    # to be given up (seconds a day for game_tick's raw_json); every other column keeps one.
+    dictionary = [n for n in schema.names if n not in UNIQUE_TEXT_COLUMNS]
+    with atomic_writer(path) as fh, pq.ParquetWriter(fh, schema, compression=compression,
+                                                     use_dictionary=dictionary) as writer:
         for batch in batches:
             if batch.num_rows:
                 writer.write_batch(batch.cast(schema) if batch.schema != schema else batch,
