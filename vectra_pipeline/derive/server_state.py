@@ -15,7 +15,7 @@ import duckdb
 
 from vectra_pipeline.derive.common import dec, envelope
 from vectra_pipeline.derive.schemas import DEC_SQL
-from vectra_pipeline.derive.stage import ENTRY_FIELDS, SMALL_ROWS
+from vectra_pipeline.derive.stage import SMALL_ROWS
 from vectra_pipeline.derive.validation import validate_events
 
 EVENTS = ("playerUpdate", "gameStatePlayerUpdate")
@@ -42,8 +42,6 @@ def _state_key(fields: list[str]) -> str:
 _POS = ["cash", "position_qty", "avg_cost", "total_invested", "has_active_trades", "sidebet_pnl"]
 
 
-_SQL_ENTRY = ENTRY_FIELDS
-
 
 def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:
     """Needs the `stage` table (stage.build_stage); `raw` is joined back for the winning entries' JSON."""
@@ -51,34 +49,36 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:
     validate_events(con, small, EVENTS, "ss_bad")
     (failures,) = con.execute("SELECT count(*) FROM ss_bad b SEMI JOIN (SELECT session_id, seq FROM stage "
                               "WHERE NOT prev) s ON s.session_id = b.session_id AND s.seq = b.seq").fetchall()[0]
-    # Leaderboards: 10 entries x every gameStateUpdate. Parse each array once into VARCHAR structs (numbers
-    # keep their JSON text), keep only narrow columns, pick the first row of each distinct state, and
-    # fetch the winning entries' JSON afterwards.
+    # Leaderboards: 10 entries x every gameStateUpdate, parsed once in the stage into position-state keys;
+    # pick the first row of each distinct state, and fetch the winning entries' JSON (and so their other
+    # fields) afterwards.
     # one hash aggregate over the unnested entries (no sort): the first sighting of each distinct state
+    # (stage.lb: one position-state key per entry; an entry without an id has a key starting '-,')
     con.execute("""
     CREATE OR REPLACE TEMP TABLE ss_lbw AS
-    SELECT first.*, n FROM (
-      SELECT arg_min(struct_pack(ts, source, session_id, seq, direction, filename, prev, game_id, e, idx),
-                     (ts, session_id, seq, idx)) AS first, count(*) FILTER (NOT prev) AS n
-      FROM (SELECT ts, source, session_id, seq, direction, filename, prev, v[1] AS game_id, unnest(lb) AS e,
+    SELECT first.*, n, starts_with(state, '-,') AS no_id FROM (
+      SELECT arg_min(struct_pack(ts, source, session_id, seq, direction, filename, prev, game_id, idx),
+                     (ts, session_id, seq, idx)) AS first, count(*) FILTER (NOT prev) AS n, state
+      FROM (SELECT ts, source, session_id, seq, direction, filename, prev, v[1] AS game_id, unnest(lb) AS state,
                    unnest(range(len(lb))) AS idx
             FROM stage WHERE event_name = 'gameStateUpdate')
-      GROUP BY e.id, game_id, e.positionQty, e.avgCost, e.totalInvested, e.hasActiveTrades, e.sidebetPnl
+      GROUP BY state, game_id
     )
     """)
     # an entry without a player id fails LeaderboardEntry: counted, then left out
-    lb_in, no_id = con.execute("SELECT coalesce(sum(n), 0), coalesce(sum(n) FILTER (e.id IS NULL), 0) FROM ss_lbw"
+    lb_in, no_id = con.execute("SELECT coalesce(sum(n), 0), coalesce(sum(n) FILTER (no_id), 0) FROM ss_lbw"
                                ).fetchall()[0]
     failures += no_id
-    con.execute("DELETE FROM ss_lbw WHERE e.id IS NULL")
+    con.execute("DELETE FROM ss_lbw WHERE no_id")
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE ss_c AS
-    WITH lbv AS (
+    WITH lbe AS (
       SELECT w.ts, w.source, w.session_id, w.seq, w.direction, w.prev, 'gameStateUpdate' AS event_name, w.game_id,
-             [{", ".join(f"w.e.{k}" for k in _SQL_ENTRY)}] AS v,
              json_extract(r.raw_json, '$[#-1].leaderboard[' || w.idx || ']') AS entry
       FROM ss_lbw w JOIN {raw} r ON r.session_id = w.session_id AND r.seq = w.seq AND r.filename = w.filename
       WHERE r.event_name = 'gameStateUpdate'
+    ), lbv AS (
+      SELECT *, json_extract_string(entry, {_p('$', _ENTRY)}) AS v FROM lbe
     ), gspu AS (
       SELECT r.ts, r.source, r.session_id, r.seq, r.direction, r.prev, r.event_name,
              json_extract_string(r.raw_json, '$[#-1].gameId') AS game_id,

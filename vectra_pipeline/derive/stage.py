@@ -2,9 +2,9 @@
 
 Parsing ~4 GB of JSON is the expensive part of a day, so it happens once: the `stage` temp table keeps,
 per typed-event row, the envelope, the scalar fields its table needs (as JSON text, so numbers stay
-exact), gameStateUpdate leaderboards as lists of VARCHAR structs, a gameHistory flag, and the raw_json of
-the low-volume events. Tables that must keep a gameStateUpdate's raw_json join back to raw by
-(session_id, seq).
+exact), gameStateUpdate leaderboards as lists of position-state keys (one string per entry), a gameHistory
+flag and ids, and the raw_json of the low-volume events. Tables that must keep a gameStateUpdate's
+raw_json (or a leaderboard entry's) join back to raw by (session_id, seq).
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ PLAYER_FIELDS = [".id", ".cash", ".positionQty", ".avgCost", ".totalInvested", "
                  ".sidebetPnl", ".levelInfo.level"]
 ENTRY_FIELDS = ["id", "username", "positionQty", "avgCost", "totalInvested", "pnl", "pnlPercent", "sidebetPnl",
                 "hasActiveTrades", "position", "level"]
+# A leaderboard entry's position state (server_state's key with the game id); the other fields of the
+# few winning entries are read from their JSON later.
+STATE_FIELDS = ["id", "positionQty", "avgCost", "totalInvested", "hasActiveTrades", "sidebetPnl"]
 ACTION_EVENTS = ("standard/newTrade", "newSideBet", "currentSidebet", "currentSidebetResult",
                  "buyOrder", "sellOrder", "requestSidebet")
 # acks (`__ack__`) pair the player's own requests with their outcome (ack_id + socket_id)
@@ -32,7 +35,12 @@ SMALL_EVENTS = (*ACTION_EVENTS, "playerUpdate", "gameStatePlayerUpdate", "__ack_
 # The low-volume rows with their raw_json; explicit columns so the leaderboard column is never read.
 SMALL_ROWS = ("(SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, ack_id, "
               "socket_id, v, prev, small_raw AS raw_json FROM stage WHERE small_raw IS NOT NULL)")
-_LB_STRUCT = "[{" + ", ".join(f'"{k}": "VARCHAR"' for k in ENTRY_FIELDS) + "}]"
+_LB_STRUCT = "[{" + ", ".join(f'"{k}": "VARCHAR"' for k in STATE_FIELDS) + "}]"
+# One string per entry instead of a struct of strings: a day's leaderboards (~5 M entries) then fit in
+# memory without spilling. Length-prefixed, so two different states never share a key; a NULL field is
+# '-' (no length prefix starts with '-'), so an entry without an id starts with '-,'.
+STATE_KEY = "concat_ws(',', " + ", ".join(
+    f"coalesce(length(e.{k})::VARCHAR || ':' || e.{k}, '-')" for k in STATE_FIELDS) + ")"
 
 
 def paths_sql(prefix: str, keys: list[str]) -> str:
@@ -61,7 +69,8 @@ def build_stage(con: duckdb.DuckDBPyConnection, raw: str) -> int:
     SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, ack_id, socket_id,
            filename, prev,
            CASE WHEN event_name = 'gameStateUpdate' THEN [{gsu}] ELSE v END AS v,
-           CASE WHEN event_name = 'gameStateUpdate' THEN json_transform(j[11], '{_LB_STRUCT}') END AS lb,
+           CASE WHEN event_name = 'gameStateUpdate'
+                THEN list_transform(json_transform(j[11], '{_LB_STRUCT}'), lambda e: {STATE_KEY}) END AS lb,
            -- the ids of a gameHistory (complete_game): parsed here, on the few rows that carry one, so
            -- complete_game never reads raw again to find them
            CASE WHEN event_name = 'gameStateUpdate' AND NOT prev AND (j[10] ->> '$') IS NOT NULL
