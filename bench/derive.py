@@ -3,11 +3,12 @@
 
 Payloads are built from the real fixture payloads (same keys, leaderboards, rugRoyale blobs,
 gameHistory entries with real globalTrades) with varied ids, prices, ticks and positions.
-Reports derive seconds, raw MB/s and peak RSS (the derive runs in a child process) next to the
-floor: one DuckDB read_parquet + json_extract of the same fields, and their ratio.
+Reports derive seconds, CPU seconds, raw MB/s and peak RSS (each run in a child process) next to the
+floor: one DuckDB read_parquet + json_extract of the same fields, and their ratio (wall and CPU);
+`--repeat N` interleaves N floor/derive pairs and reports the medians.
 
     .venv/bin/python bench/derive.py                # full day (generation takes a few minutes)
-    .venv/bin/python bench/derive.py --scale 0.1    # quick run
+    .venv/bin/python bench/derive.py --scale 0.1 --repeat 3    # quick run, 3 interleaved pairs
 """
 
 from __future__ import annotations
@@ -216,8 +217,9 @@ def child(mode: str, data_dir: str) -> None:
                      json_extract_string(raw_json, '$[#-1].gameHistory[*].id') h
               FROM {raw_scan(paths, DAY)})""").fetchall()[0], strict=True))
     seconds = time.perf_counter() - started
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": rss_mb, "results": results}, default=str))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                      "peak_rss_mb": usage.ru_maxrss / 1024, "results": results}, default=str))
 
 
 def run_child(mode: str, data_dir: Path) -> dict:
@@ -226,10 +228,16 @@ def run_child(mode: str, data_dir: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _median(results: list[dict]) -> dict:
+    """The run with the median wall seconds (its CPU seconds, RSS and counts with it)."""
+    return sorted(results, key=lambda r: r["seconds"])[len(results) // 2]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of a day's games (1.0 = 1,400 games)")
     ap.add_argument("--data-dir", help="reuse/keep raw data here (default: a temp folder)")
+    ap.add_argument("--repeat", type=int, default=1, help="floor/derive pairs, interleaved; medians reported")
     ap.add_argument("--child", choices=["derive", "floor"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -244,9 +252,11 @@ def main() -> None:
         gen = {"reused": str(data_dir)}
     gen_s = time.perf_counter() - t0
     parquet_mb = sum(f.stat().st_size for f in paths.partition_dir("ws_event", DAY).glob("*.parquet")) / 1e6
-    floor = run_child("floor", data_dir)
+    # floor and derive interleaved, medians: on a loaded machine one pair says little
+    runs = [(run_child("floor", data_dir), run_child("derive", data_dir)) for _ in range(args.repeat)]
+    floor = _median([f for f, _ in runs])
+    derive = _median([d for _, d in runs])
     json_mb = floor["results"]["raw_json_bytes"] / 1e6
-    derive = run_child("derive", data_dir)
     report = {
         "scale": args.scale if "reused" not in gen else "reused", "rows": floor["results"]["rows"], "cpus": os.cpu_count(), "generated": gen, "generate_seconds": round(gen_s, 1),
         "raw_json_mb": round(json_mb, 1), "raw_parquet_mb": round(parquet_mb, 1),
@@ -255,6 +265,10 @@ def main() -> None:
         "derive_seconds": round(derive["seconds"], 2), "derive_json_mb_per_s": round(json_mb / derive["seconds"], 1),
         "derive_peak_rss_mb": round(derive["peak_rss_mb"]),
         "ratio_derive_over_floor": round(derive["seconds"] / floor["seconds"], 2),
+        "ratios_per_run": [round(d["seconds"] / f["seconds"], 2) for f, d in runs],
+        # CPU seconds (user + sys): less disturbed by other work on the machine than wall seconds
+        "floor_cpu_seconds": round(floor["cpu_seconds"], 2), "derive_cpu_seconds": round(derive["cpu_seconds"], 2),
+        "cpu_ratio_derive_over_floor": round(derive["cpu_seconds"] / floor["cpu_seconds"], 2),
         "tables": derive["results"],
     }
     print(json.dumps(report, indent=2))
