@@ -62,47 +62,25 @@ def with_tail(raw: str, prev_raw: str, date: str) -> str:
             f"WHERE ts >= TIMESTAMPTZ '{date} 00:00:00+00' - {TAIL})")
 
 
-# gameStateUpdate, all as text in one json_extract_string: the tick scalars (1-10), then whether
-# leaderboard entries 0..10 exist (11-21: the entry's JSON, NULL when absent or null), the last entry
-# (22), and the position-state fields of entries 0..9 (23-82).
-_MARKS = [f".leaderboard[{i}]" for i in range(11)] + [".leaderboard[#-1]"]
-_KEYS = [f".leaderboard[{i}].{k}" for i in range(10) for k in STATE_FIELDS]
-_GSU_PATHS = paths_sql(PAYLOAD_PATH, GSU_FIELDS[:10] + _MARKS + _KEYS)
-
-
-def _entry_key(i: int) -> str:
-    """STATE_KEY of leaderboard entry i from its extracted fields."""
-    cols = [f"j[{23 + i * len(STATE_FIELDS) + n}]" for n in range(len(STATE_FIELDS))]
-    return "concat_ws(',', " + ", ".join(f"coalesce(length({c})::VARCHAR || ':' || {c}, '-')" for c in cols) + ")"
-
-
-# The entries' keys straight from the paths when the leaderboard is plainly m (1..10) entries: entries
-# 0..m-1 present, none after, and the last entry is entry m-1. Anything else (no leaderboard, an empty
-# one, null entries, more than 10) is parsed again whole, as a list of structs.
-_LB_FROM_PATHS = f"list_slice([{', '.join(_entry_key(i) for i in range(10))}], 1, m)"
-_LB_PLAIN = "m > 0 AND j[21] IS NULL AND j[22] IS NOT NULL AND list_count(j[11:10 + m]) = m AND j[10 + m] = j[22]"
-_LB_PARSED = (f"list_transform(json_transform(json_extract(raw_json, '{PAYLOAD_PATH}.leaderboard'), '{_LB_STRUCT}'), "
-              f"lambda e: {STATE_KEY})")
-
-
 def build_stage(con: duckdb.DuckDBPyConnection, raw: str) -> int:
+    gsu = ", ".join(f"j[{i}] ->> '$'" for i in range(1, 11))
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE stage AS
     SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, ack_id, socket_id,
            filename, prev,
-           CASE WHEN event_name = 'gameStateUpdate' THEN j[1:10] ELSE v END AS v,
+           CASE WHEN event_name = 'gameStateUpdate' THEN [{gsu}] ELSE v END AS v,
            CASE WHEN event_name = 'gameStateUpdate'
-                THEN CASE WHEN {_LB_PLAIN} THEN {_LB_FROM_PATHS} ELSE {_LB_PARSED} END END AS lb,
+                THEN list_transform(json_transform(j[11], '{_LB_STRUCT}'), lambda e: {STATE_KEY}) END AS lb,
            -- the ids of a gameHistory (complete_game): parsed here, on the few rows that carry one, so
            -- complete_game never reads raw again to find them
-           CASE WHEN event_name = 'gameStateUpdate' AND NOT prev AND j[10] IS NOT NULL
+           CASE WHEN event_name = 'gameStateUpdate' AND NOT prev AND (j[10] ->> '$') IS NOT NULL
                 THEN json_extract_string(raw_json, '$[#-1].gameHistory[*].id') END AS history_ids,
            small_raw
     FROM (
-      SELECT *, list_count(j[11:20]) AS m FROM (
       SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, ack_id, socket_id,
              filename, prev, raw_json,
-             CASE WHEN event_name = 'gameStateUpdate' THEN json_extract_string(raw_json, {_GSU_PATHS}) END AS j,
+             CASE WHEN event_name = 'gameStateUpdate'
+                  THEN json_extract(raw_json, {paths_sql(PAYLOAD_PATH, GSU_FIELDS)}) END AS j,
              CASE WHEN event_name = 'legacy.tick'
                       THEN json_extract_string(raw_json, {paths_sql('$', LEGACY_TICK_FIELDS)})
                   WHEN event_name IN {_in(ACTION_EVENTS)}
@@ -112,7 +90,7 @@ def build_stage(con: duckdb.DuckDBPyConnection, raw: str) -> int:
              CASE WHEN event_name IN {_in(SMALL_EVENTS)} THEN raw_json END AS small_raw
       FROM {raw}
       WHERE event_name IN {_in(('gameStateUpdate', 'legacy.tick', *SMALL_EVENTS))}
-    ))
+    )
     """)
     # Overlapping raw files can hold one (session_id, seq) twice: keep one copy (its file is what the
     # join back to raw matches on). The rebuild only runs when there is a duplicate.
