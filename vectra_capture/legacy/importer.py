@@ -93,7 +93,7 @@ def import_file(
     paths: DataPaths, path: Path, root: Path | None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 ) -> tuple[FileResult, dict[str, Any]]:
     """Read one file and replace its rows in the store. Returns the result and its manifest entry."""
-    lf = read_legacy_file(path, root, max_line_bytes)
+    lf = read_legacy_file(path, root, max_line_bytes, keep_objects=False)
     sid = session_id_for(lf.rel)
     name = parquet_name_for(lf.rel)
     ws = ws_event_tables(lf, sid)
@@ -154,6 +154,7 @@ def import_legacy(
     memory one line can take."""
     started = time.perf_counter()
     files = discover(sources, legacy_root)
+    keys = [relative_name(p, r) for p, r in files]  # each resolves the path: once per file
     if on_plan:
         on_plan(len(files))
     results: dict[str, FileResult] = {}
@@ -182,8 +183,7 @@ def import_legacy(
 
         try:
             todo: list[tuple[Path, Path | None]] = []
-            for path, root in files:
-                rel = relative_name(path, root)
+            for (path, root), rel in zip(files, keys, strict=True):
                 try:
                     skip, refreshed = (False, None) if force else _unchanged(path, entries.get(rel), max_line_bytes)
                 except Exception as exc:  # e.g. removed since discovery: this file fails, not the run
@@ -199,7 +199,7 @@ def import_legacy(
         finally:
             if dirty:
                 write_manifest(paths, MANIFEST, manifest)
-    ordered = [results[relative_name(p, r)] for p, r in files]
+    ordered = [results[k] for k in keys]
     return summarize(ordered, time.perf_counter() - started, paths)
 
 

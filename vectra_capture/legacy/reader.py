@@ -113,10 +113,16 @@ def relative_name(path: Path, root: Path | None) -> str:
 
 
 def read_legacy_file(
-    path: str | Path, root: str | Path | None = None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    path: str | Path, root: str | Path | None = None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    keep_objects: bool = True,
 ) -> LegacyFile:
     """Read and classify every line of one legacy file. Never raises on bad content; memory is bounded
-    by `max_line_bytes` per line (longer lines are quarantined with their size), not by the file."""
+    by `max_line_bytes` per line (longer lines are quarantined with their size), not by the file.
+
+    `keep_objects=False` (the importer) gives lean records: each keeps only what its row needs (its
+    `text` is then the row's raw_json; obj, payload and args are dropped as soon as it is built), so
+    a file's thousands of parsed dicts are never alive together (memory, and the cyclic GC that
+    otherwise re-walks them all again and again)."""
     path = Path(path)
     with path.open("rb") as fh:
         mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
@@ -131,7 +137,7 @@ def read_legacy_file(
         if fmt == UNKNOWN:
             _quarantine_every_line(out, lines, max_line_bytes)
         else:
-            _read_records(out, lines, max_line_bytes)
+            _read_records(out, lines, max_line_bytes, keep_objects)
         out.size = fh.tell()
     out.sha256 = digest.hexdigest()
     return out
@@ -165,37 +171,42 @@ def _quarantine_every_line(out: LegacyFile, lines: Iterator[bytes | OversizedLin
     c.lines = no
 
 
-def _read_records(out: LegacyFile, lines: Iterator[bytes | OversizedLine], max_line_bytes: int) -> None:
+def _read_records(out: LegacyFile, lines: Iterator[bytes | OversizedLine], max_line_bytes: int,
+                  keep_objects: bool = True) -> None:
     fmt = out.format
     c = out.counters
     builder = RecordBuilder(fmt)
+    build = builder.build
     openers = RECORD_OPENERS[fmt]
     learned: set[str] = set(openers)  # first-key prefixes of whole records seen so far, e.g. '{"tick"'
+    learning = fmt == HEADER
     records = out.records
+    keep = records.append if keep_objects else lambda rec: records.append(_lean(rec))
     no = 0
     for no, raw in enumerate(lines, 1):
         if type(raw) is OversizedLine:
             _quarantine_oversized(out, no, raw, max_line_bytes)
             continue
-        line = raw.rstrip(b"\r")
-        if not line.strip():
+        # str.strip() drops the \r too; a line of non-ASCII whitespace only (e.g. U+00A0) is not
+        # blank (bytes.strip() keeps it) and goes on to be quarantined as before
+        text = raw.decode("utf-8", errors="replace").strip()
+        if not text and not raw.strip():
             c.blank += 1
             continue
-        text = line.decode("utf-8", errors="replace").strip()
         try:
             obj, end = _SCAN(text, 0)
             parsed = end == len(text)
         except (ValueError, StopIteration):
             parsed = False
         if parsed:
-            rec = builder.build(obj, text, no, False)
-            if isinstance(rec, str):
+            rec = build(obj, text, no, False)
+            if type(rec) is str:
                 c.quarantined += 1
                 out.quarantined.append(QuarantineItem(no, raw, rec))
                 continue
             c.imported += 1
-            records.append(rec)
-            if fmt == HEADER and len(learned) < _LEARNED_OPENERS_MAX:  # bare tick dicts: learn their first key
+            keep(rec)
+            if learning and len(learned) < _LEARNED_OPENERS_MAX:  # bare tick dicts: learn their first key
                 key_end = text.find('"', 2)
                 if text.startswith('{"') and key_end > 0 and text[: key_end + 1] not in learned:
                     learned.add(text[: key_end + 1])
@@ -209,7 +220,8 @@ def _read_records(out: LegacyFile, lines: Iterator[bytes | OversizedLine], max_l
             continue
         c.salvaged += 1
         c.salvaged_records += len(salvage.records)
-        records.extend(salvage.records)
+        for rec in salvage.records:
+            keep(rec)
         for a, b in salvage.fragments:
             c.fragments += 1
             out.quarantined.append(QuarantineItem(
@@ -217,6 +229,15 @@ def _read_records(out: LegacyFile, lines: Iterator[bytes | OversizedLine], max_l
             ))
     c.lines = no
     _finish(out)
+
+
+def _lean(rec: LegacyRecord) -> LegacyRecord:
+    """The record without its parsed objects: `text` becomes the row's raw_json."""
+    if rec.args:
+        rec.text = rec.raw_json()
+        rec.args = []
+    rec.obj = rec.payload = None
+    return rec
 
 
 def _finish(out: LegacyFile) -> None:

@@ -32,7 +32,7 @@ class LegacyRecord:
     ts_us: int  # UTC microseconds since the epoch
     kind: str  # the record's own name: type ("tick"), "metadata", or the event name
     event_name: str  # the canonical ws_event name: "legacy.tick", or the real event name
-    obj: dict[str, Any]  # the whole parsed record
+    obj: dict[str, Any] | None  # the whole parsed record (None in lean records: read_legacy_file)
     payload: Any  # game/header: the record itself; feed/capture: the event payload (last argument)
     args: list[Any]  # the Socket.IO arguments (feed/capture); [] for game/header records
     text: str  # the record's JSON text exactly as in the file (a salvaged record: its fragment)
