@@ -258,3 +258,16 @@ def test_lean_records_give_the_same_rows(tmp_path: Path) -> None:
     assert (c.lines, c.imported, c.salvaged, c.salvaged_records, c.blank, c.quarantined) == (7, 2, 1, 2, 2, 2)
     assert json.loads(lf.records[0].raw_json())[2]["username"] == "ü"
     assert [q.raw for q in lf.quarantined if not q.fragment][0] == "\u00a0".encode()
+
+
+def test_per_second_time_cache_keeps_the_fraction_in_the_dst_choice() -> None:
+    """Seconds are cached only where the reading cannot depend on the previous record; in the repeated
+    hour the fraction still counts: 01:30:00.200000 after 05:30:00.500000 UTC (EDT reading would go
+    back 0.3 s) is the EST pass, 01:30:00.900000 after the same time is not."""
+    after = to_utc_us("2025-11-02T05:30:00.500000+00:00")
+    assert to_utc_us("2025-11-02T01:30:00.200000", after) == to_utc_us("2025-11-02T06:30:00.200000+00:00")
+    assert to_utc_us("2025-11-02T01:30:00.900000", after) == to_utc_us("2025-11-02T05:30:00.900000+00:00")
+    for _ in range(2):  # the second time from the cache
+        assert to_utc_us("2025-10-29T18:36:08.376110") == to_utc_us("2025-10-29T22:36:08.376110+00:00")
+        assert to_utc_us("2025-10-29T18:36:08") == to_utc_us("2025-10-29T22:36:08+00:00")
+        assert to_utc_us("2025-10-29T18:36:61.000000") is None and to_utc_us("2025-10-29T18:36:08.37611x") is None

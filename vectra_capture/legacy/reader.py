@@ -175,13 +175,13 @@ def _read_records(out: LegacyFile, lines: Iterator[bytes | OversizedLine], max_l
                   keep_objects: bool = True) -> None:
     fmt = out.format
     c = out.counters
-    builder = RecordBuilder(fmt)
+    builder = RecordBuilder(fmt, lean=not keep_objects)
     build = builder.build
     openers = RECORD_OPENERS[fmt]
     learned: set[str] = set(openers)  # first-key prefixes of whole records seen so far, e.g. '{"tick"'
     learning = fmt == HEADER
     records = out.records
-    keep = records.append if keep_objects else lambda rec: records.append(_lean(rec))
+    keep = records.append
     no = 0
     for no, raw in enumerate(lines, 1):
         if type(raw) is OversizedLine:
@@ -220,8 +220,7 @@ def _read_records(out: LegacyFile, lines: Iterator[bytes | OversizedLine], max_l
             continue
         c.salvaged += 1
         c.salvaged_records += len(salvage.records)
-        for rec in salvage.records:
-            keep(rec)
+        records.extend(salvage.records)
         for a, b in salvage.fragments:
             c.fragments += 1
             out.quarantined.append(QuarantineItem(
@@ -229,15 +228,6 @@ def _read_records(out: LegacyFile, lines: Iterator[bytes | OversizedLine], max_l
             ))
     c.lines = no
     _finish(out)
-
-
-def _lean(rec: LegacyRecord) -> LegacyRecord:
-    """The record without its parsed objects: `text` becomes the row's raw_json."""
-    if rec.args:
-        rec.text = rec.raw_json()
-        rec.args = []
-    rec.obj = rec.payload = None
-    return rec
 
 
 def _finish(out: LegacyFile) -> None:
