@@ -114,7 +114,7 @@ def relative_name(path: Path, root: Path | None) -> str:
 
 def read_legacy_file(
     path: str | Path, root: str | Path | None = None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-    keep_objects: bool = True,
+    keep_objects: bool = True, rel: str | None = None,
 ) -> LegacyFile:
     """Read and classify every line of one legacy file. Never raises on bad content; memory is bounded
     by `max_line_bytes` per line (longer lines are quarantined with their size), not by the file.
@@ -122,7 +122,8 @@ def read_legacy_file(
     `keep_objects=False` (the importer) gives lean records: each keeps only what its row needs (its
     `text` is then the row's raw_json; obj, payload and args are dropped as soon as it is built), so
     a file's thousands of parsed dicts are never alive together (memory, and the cyclic GC that
-    otherwise re-walks them all again and again)."""
+    otherwise re-walks them all again and again). `rel`: the file's key when the caller has it already
+    (`relative_name` resolves the path)."""
     path = Path(path)
     with path.open("rb") as fh:
         mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
@@ -130,7 +131,7 @@ def read_legacy_file(
         fh.seek(0)
         digest = hashlib.sha256()
         out = LegacyFile(
-            path=path, rel=relative_name(path, Path(root) if root else None), format=fmt, size=0,
+            path=path, rel=rel or relative_name(path, Path(root) if root else None), format=fmt, size=0,
             mtime_ns=mtime_ns, sha256="", detail=detail,
         )
         lines = iter_lines(fh, max_line_bytes, digest)
