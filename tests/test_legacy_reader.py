@@ -223,3 +223,51 @@ def test_dst_fall_back_second_pass_reads_as_est(tmp_path: Path) -> None:
         assert all(a < b for a, b in zip(got, got[1:], strict=False))
     # without an earlier record an ambiguous time keeps the first (EDT) reading
     assert to_utc_us("2025-11-02T01:30:00") == to_utc_us("2025-11-02T05:30:00+00:00")
+
+
+def _row_view(lf) -> tuple:
+    """What the importer's rows and quarantine are made of."""
+    recs = [(r.index, r.line_no, r.ts_us, r.event_name, r.raw_json(), r.game_id, r.player_id, r.username,
+             r.direction) for r in lf.records]
+    quarantined = [(q.line_no, q.raw, q.reason, q.fragment) for q in lf.quarantined]
+    return recs, quarantined, lf.counters.as_dict(), lf.sha256, lf.size
+
+
+def test_lean_records_give_the_same_rows(tmp_path: Path) -> None:
+    """The importer reads with keep_objects=False: every format, salvaged and quarantined lines and
+    whitespace-only lines come out the same as with the parsed objects kept."""
+    cap = tmp_path / "capture.jsonl"
+    trace = {"__trace": True, "traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01"}
+    first = json.dumps({"seq": 1, "ts": "2025-12-17T21:35:05.644723+00:00", "event": "standard/newTrade",
+                        "data": [trace, {"gameId": "20251217-x", "playerId": "did:privy:p", "username": "ü"}]})
+    second = json.dumps({"seq": 2, "ts": 1765999999.5, "event": "buyOrder", "data": {"amount": 0.1},
+                         "direction": "sent"})
+    cap.write_bytes("\n".join([
+        first, second + first,  # glued: salvaged into two records
+        " \t\r", "\u00a0", "\r",  # blank, non-ASCII whitespace only (quarantined, not blank), blank
+        '{"seq": 3, "ts": "2025-12-17T21:35:07", "event": "gameStateUpdate", "da', second + "\r",
+    ]).encode() + b"\n")
+    files = [*ALL_FILES[:6], RAW_SAMPLES, cap]
+    for path in files:
+        full = read_legacy_file(path, path.parent)
+        lean = read_legacy_file(path, path.parent, keep_objects=False)
+        assert _row_view(lean) == _row_view(full), path.name
+        assert all(r.obj is None and r.payload is None and not r.args for r in lean.records)
+    lf = read_legacy_file(cap, tmp_path, keep_objects=False)
+    c = lf.counters
+    assert (c.lines, c.imported, c.salvaged, c.salvaged_records, c.blank, c.quarantined) == (7, 2, 1, 2, 2, 2)
+    assert json.loads(lf.records[0].raw_json())[2]["username"] == "ü"
+    assert [q.raw for q in lf.quarantined if not q.fragment][0] == "\u00a0".encode()
+
+
+def test_per_second_time_cache_keeps_the_fraction_in_the_dst_choice() -> None:
+    """Seconds are cached only where the reading cannot depend on the previous record; in the repeated
+    hour the fraction still counts: 01:30:00.200000 after 05:30:00.500000 UTC (EDT reading would go
+    back 0.3 s) is the EST pass, 01:30:00.900000 after the same time is not."""
+    after = to_utc_us("2025-11-02T05:30:00.500000+00:00")
+    assert to_utc_us("2025-11-02T01:30:00.200000", after) == to_utc_us("2025-11-02T06:30:00.200000+00:00")
+    assert to_utc_us("2025-11-02T01:30:00.900000", after) == to_utc_us("2025-11-02T05:30:00.900000+00:00")
+    for _ in range(2):  # the second time from the cache
+        assert to_utc_us("2025-10-29T18:36:08.376110") == to_utc_us("2025-10-29T22:36:08.376110+00:00")
+        assert to_utc_us("2025-10-29T18:36:08") == to_utc_us("2025-10-29T22:36:08+00:00")
+        assert to_utc_us("2025-10-29T18:36:61.000000") is None and to_utc_us("2025-10-29T18:36:08.37611x") is None

@@ -32,7 +32,7 @@ from vectra_pipeline.derive.schemas import TYPED_SCHEMAS
 
 TYPED = [typed.typed_from_raw, typed.games]
 LEGACY_SPEC = dg.AssetSpec("legacy_recordings")
-ALL_CHECKS = [*checks.key_checks, checks.seed_verified_check, checks.reconciliation_check]
+ALL_CHECKS = checks.TYPED_CHECKS
 
 
 def materialize_all(paths: DataPaths, raise_on_error: bool = True) -> list[dg.ExecuteInProcessResult]:

@@ -28,11 +28,14 @@ def resources(paths: DataPaths) -> dict:
     return pipeline_resources(paths)
 
 
-def run_checks(paths: DataPaths, *selected: dg.AssetChecksDefinition) -> dict[str, dg.AssetCheckEvaluation]:
-    result = dg.materialize([*TYPED, ws_event, system_event, LEGACY_SPEC, *selected],
+def run_checks(paths: DataPaths, *selected: dg.AssetCheckKey) -> dict[str, dg.AssetCheckEvaluation]:
+    """Only the `selected` checks run (each multi-check step evaluates the checks selected of it)."""
+    result = dg.materialize([*TYPED, ws_event, system_event, LEGACY_SPEC, *checks.TYPED_CHECKS],
                             selection=dg.AssetSelection.checks(*selected), resources=resources(paths),
                             raise_on_error=False)
-    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {k.name for k in selected}
+    return evaluations
 
 
 def schema_job_defs(paths: DataPaths) -> dg.Definitions:
@@ -76,9 +79,9 @@ def test_tampered_seed_fails_the_blocking_check(tmp_path: Path) -> None:
     paths = DataPaths(tmp_path / "data")
     land(paths, fixture_records("tampered", events), "tampered")
     date = raw_dates(paths)[0]
-    result = dg.materialize([*TYPED, ws_event, system_event, LEGACY_SPEC, checks.seed_verified_check],
+    result = dg.materialize([*TYPED, ws_event, system_event, LEGACY_SPEC, *checks.TYPED_CHECKS],
                             partition_key=date, resources=resources(paths), raise_on_error=False,
-                            selection=dg.AssetSelection.assets(*TYPED) | dg.AssetSelection.checks(checks.seed_verified_check))
+                            selection=dg.AssetSelection.assets(*TYPED) | dg.AssetSelection.checks(checks.SEED_VERIFIED))
     seed = [e for e in result.get_asset_check_evaluations() if e.check_name == "seed_verified"][0]
     assert not seed.passed and seed.metadata["unverified"].value == 1
     materialized = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
@@ -88,17 +91,17 @@ def test_tampered_seed_fails_the_blocking_check(tmp_path: Path) -> None:
 
 
 def test_duplicated_key_fails_uniqueness(derived: DataPaths) -> None:
-    assert all(e.passed for e in run_checks(derived, *checks.key_checks).values())
+    assert all(e.passed for e in run_checks(derived, *checks.KEY_UNIQUE.values()).values())
     date, t = first_partition(derived, "game_tick")
     replace_partition(derived, "game_tick", date, pa.concat_tables([t, t.slice(0, 1)]))
-    evals = run_checks(derived, *checks.key_checks)
+    evals = run_checks(derived, *checks.KEY_UNIQUE.values())
     assert not evals["game_tick_key_unique"].passed
     assert evals["game_tick_key_unique"].metadata["duplicate_keys"].value == 1
     assert evals["player_action_key_unique"].passed
 
 
 def test_reconciliation_catches_a_missing_row_and_counts_model_failures(derived: DataPaths) -> None:
-    assert run_checks(derived, checks.reconciliation_check)["reconciliation"].passed
+    assert run_checks(derived, checks.RECONCILIATION)["reconciliation"].passed
     # a trade that fails its model (price is not a number) is counted, not missing
     ts, _name, data = next(e for e in fixture_events() if e[1] == "standard/newTrade")
     bad = copy.deepcopy(data)
@@ -107,12 +110,12 @@ def test_reconciliation_catches_a_missing_row_and_counts_model_failures(derived:
     land(derived, fixture_records("bad", [(ts, "standard/newTrade", bad)]), "bad")
     for result in materialize_all(derived):
         assert result.success
-    rec = run_checks(derived, checks.reconciliation_check)["reconciliation"]
+    rec = run_checks(derived, checks.RECONCILIATION)["reconciliation"]
     assert rec.passed and rec.metadata["model_failures"].value == 1
     # a typed row that disappears is caught
     date, t = first_partition(derived, "game_tick")
     replace_partition(derived, "game_tick", date, t.slice(1))
-    rec = run_checks(derived, checks.reconciliation_check)["reconciliation"]
+    rec = run_checks(derived, checks.RECONCILIATION)["reconciliation"]
     assert not rec.passed and rec.metadata["missing_from_typed"].value == 1
 
 
@@ -273,7 +276,7 @@ def test_a_raw_row_that_is_not_json_is_counted_not_fatal(derived: DataPaths) -> 
             failures[m.asset_key.to_user_string()] += m.materialization.metadata["model_failures"].value
     # counted once, by the table its event belongs to
     assert failures["game_tick"] == 1 and failures["player_action"] == 0 and failures["server_state"] == 0
-    rec = run_checks(derived, checks.reconciliation_check)["reconciliation"]
+    rec = run_checks(derived, checks.RECONCILIATION)["reconciliation"]
     assert rec.passed and rec.metadata["model_failures"].value == 1
 
 

@@ -113,10 +113,17 @@ def relative_name(path: Path, root: Path | None) -> str:
 
 
 def read_legacy_file(
-    path: str | Path, root: str | Path | None = None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    path: str | Path, root: str | Path | None = None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    keep_objects: bool = True, rel: str | None = None,
 ) -> LegacyFile:
     """Read and classify every line of one legacy file. Never raises on bad content; memory is bounded
-    by `max_line_bytes` per line (longer lines are quarantined with their size), not by the file."""
+    by `max_line_bytes` per line (longer lines are quarantined with their size), not by the file.
+
+    `keep_objects=False` (the importer) gives lean records: each keeps only what its row needs (its
+    `text` is then the row's raw_json; obj, payload and args are dropped as soon as it is built), so
+    a file's thousands of parsed dicts are never alive together (memory, and the cyclic GC that
+    otherwise re-walks them all again and again). `rel`: the file's key when the caller has it already
+    (`relative_name` resolves the path)."""
     path = Path(path)
     with path.open("rb") as fh:
         mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
@@ -124,14 +131,14 @@ def read_legacy_file(
         fh.seek(0)
         digest = hashlib.sha256()
         out = LegacyFile(
-            path=path, rel=relative_name(path, Path(root) if root else None), format=fmt, size=0,
+            path=path, rel=rel or relative_name(path, Path(root) if root else None), format=fmt, size=0,
             mtime_ns=mtime_ns, sha256="", detail=detail,
         )
         lines = iter_lines(fh, max_line_bytes, digest)
         if fmt == UNKNOWN:
             _quarantine_every_line(out, lines, max_line_bytes)
         else:
-            _read_records(out, lines, max_line_bytes)
+            _read_records(out, lines, max_line_bytes, keep_objects)
         out.size = fh.tell()
     out.sha256 = digest.hexdigest()
     return out
@@ -165,37 +172,42 @@ def _quarantine_every_line(out: LegacyFile, lines: Iterator[bytes | OversizedLin
     c.lines = no
 
 
-def _read_records(out: LegacyFile, lines: Iterator[bytes | OversizedLine], max_line_bytes: int) -> None:
+def _read_records(out: LegacyFile, lines: Iterator[bytes | OversizedLine], max_line_bytes: int,
+                  keep_objects: bool = True) -> None:
     fmt = out.format
     c = out.counters
-    builder = RecordBuilder(fmt)
+    builder = RecordBuilder(fmt, lean=not keep_objects)
+    build = builder.build
     openers = RECORD_OPENERS[fmt]
     learned: set[str] = set(openers)  # first-key prefixes of whole records seen so far, e.g. '{"tick"'
+    learning = fmt == HEADER
     records = out.records
+    keep = records.append
     no = 0
     for no, raw in enumerate(lines, 1):
         if type(raw) is OversizedLine:
             _quarantine_oversized(out, no, raw, max_line_bytes)
             continue
-        line = raw.rstrip(b"\r")
-        if not line.strip():
+        # str.strip() drops the \r too; a line of non-ASCII whitespace only (e.g. U+00A0) is not
+        # blank (bytes.strip() keeps it) and goes on to be quarantined as before
+        text = raw.decode("utf-8", errors="replace").strip()
+        if not text and not raw.strip():
             c.blank += 1
             continue
-        text = line.decode("utf-8", errors="replace").strip()
         try:
             obj, end = _SCAN(text, 0)
             parsed = end == len(text)
         except (ValueError, StopIteration):
             parsed = False
         if parsed:
-            rec = builder.build(obj, text, no, False)
-            if isinstance(rec, str):
+            rec = build(obj, text, no, False)
+            if type(rec) is str:
                 c.quarantined += 1
                 out.quarantined.append(QuarantineItem(no, raw, rec))
                 continue
             c.imported += 1
-            records.append(rec)
-            if fmt == HEADER and len(learned) < _LEARNED_OPENERS_MAX:  # bare tick dicts: learn their first key
+            keep(rec)
+            if learning and len(learned) < _LEARNED_OPENERS_MAX:  # bare tick dicts: learn their first key
                 key_end = text.find('"', 2)
                 if text.startswith('{"') and key_end > 0 and text[: key_end + 1] not in learned:
                     learned.add(text[: key_end + 1])

@@ -32,7 +32,7 @@ class LegacyRecord:
     ts_us: int  # UTC microseconds since the epoch
     kind: str  # the record's own name: type ("tick"), "metadata", or the event name
     event_name: str  # the canonical ws_event name: "legacy.tick", or the real event name
-    obj: dict[str, Any]  # the whole parsed record
+    obj: dict[str, Any] | None  # the whole parsed record (None in lean records: read_legacy_file)
     payload: Any  # game/header: the record itself; feed/capture: the event payload (last argument)
     args: list[Any]  # the Socket.IO arguments (feed/capture); [] for game/header records
     text: str  # the record's JSON text exactly as in the file (a salvaged record: its fragment)
@@ -60,10 +60,14 @@ def _str_or_none(value: Any) -> str | None:
 
 class RecordBuilder:
     """Turns the parsed objects of one file, in file order, into LegacyRecords (or a reason they are
-    not records). Keeps the file's state: the header's game id and the previous record's time."""
+    not records). Keeps the file's state: the header's game id and the previous record's time.
 
-    def __init__(self, fmt: str) -> None:
+    `lean`: records keep only what their row needs: `text` becomes the row's raw_json, obj, payload and
+    args are dropped (the importer: a file's parsed dicts are then never alive together)."""
+
+    def __init__(self, fmt: str, lean: bool = False) -> None:
         self.fmt = fmt
+        self.lean = lean
         self.header_game_id: str | None = None
         self.prev_ts: int | None = None  # the last record's UTC time: places ambiguous DST times
         self._make = self._game if fmt == GAME else self._header if fmt == HEADER else self._event
@@ -72,8 +76,15 @@ class RecordBuilder:
         if not isinstance(obj, dict):
             return f"valid JSON but not a {self.fmt} record (a {type(obj).__name__})"
         rec = self._make(obj, text, line_no, salvaged)
-        if not isinstance(rec, str) and rec.ts_us >= 0:
+        if type(rec) is str:
+            return rec
+        if rec.ts_us >= 0:
             self.prev_ts = rec.ts_us
+        if self.lean:
+            if rec.args:
+                rec.text = rec.raw_json()
+                rec.args = []
+            rec.obj = rec.payload = None
         return rec
 
     def _game(self, obj: dict[str, Any], text: str, line_no: int, salvaged: bool) -> LegacyRecord | str:

@@ -28,32 +28,49 @@ def _by_utc_date(items: list[T], ts_us: Callable[[T], int]) -> dict[str, list[T]
 
 
 def _ts_column(values: list[int], schema: pa.Schema) -> pa.Array:
-    return pa.array(values, type=pa.int64()).cast(schema.field("ts").type)
+    # built as the timestamp type directly: a cast would load pyarrow.compute (and pandas, ~1 s)
+    return pa.array(values, type=schema.field("ts").type)
+
+
+def _day_rows(days: list[int]) -> list[tuple[str, pa.Array | None]]:
+    """(date, row indices of that UTC date in order; None: every row) per date, dates sorted. A file
+    nearly always lies within one date, then its columns are used as they are."""
+    first = days[0]
+    if all(d == first for d in days):
+        return [(utc_date(first * US_PER_DAY), None)]
+    by_day: dict[int, list[int]] = {}
+    for i, day in enumerate(days):
+        by_day.setdefault(day, []).append(i)
+    return [(utc_date(day * US_PER_DAY), pa.array(by_day[day], type=pa.int64())) for day in sorted(by_day)]
 
 
 def ws_event_tables(lf: LegacyFile, session_id: str) -> dict[str, pa.Table]:
-    """date -> WS_EVENT table of the file's records."""
-    tables: dict[str, pa.Table] = {}
-    for date, recs in _by_utc_date(lf.records, lambda r: r.ts_us).items():
-        n = len(recs)
-        cols = {
-            "ts": _ts_column([r.ts_us for r in recs], WS_EVENT_SCHEMA),
-            "source": text_array([SOURCE] * n),
-            "doc_type": text_array([DOC_TYPE] * n),
-            "session_id": text_array([session_id] * n),
-            "game_id": text_array([r.game_id for r in recs]),
-            "player_id": text_array([r.player_id for r in recs]),
-            "username": text_array([r.username for r in recs]),
-            "seq": pa.array([r.index for r in recs], type=pa.int64()),
-            "direction": text_array([r.direction for r in recs]),
-            "raw_json": json_text_array([r.raw_json() for r in recs]),
-            "event_name": text_array([r.event_name for r in recs]),
-            "origin_file": text_array([lf.rel] * n),
-            "origin_line": pa.array([r.line_no for r in recs], type=pa.int64()),
-        }
-        tables[date] = pa.Table.from_arrays(  # columns legacy lines never state (namespace, ack_id...): null
-            [cols[f.name] if f.name in cols else pa.nulls(n, f.type) for f in WS_EVENT_SCHEMA], schema=WS_EVENT_SCHEMA)
-    return tables
+    """date -> WS_EVENT table of the file's records. The file's columns are built once, then split."""
+    recs = lf.records
+    n = len(recs)
+    if not n:
+        return {}
+    ts = [r.ts_us for r in recs]
+    cols = {
+        "ts": _ts_column(ts, WS_EVENT_SCHEMA),
+        "source": text_array([SOURCE] * n),
+        "doc_type": text_array([DOC_TYPE] * n),
+        "session_id": text_array([session_id] * n),
+        "game_id": text_array([r.game_id for r in recs]),
+        "player_id": text_array([r.player_id for r in recs]),
+        "username": text_array([r.username for r in recs]),
+        "seq": pa.array([r.index for r in recs], type=pa.int64()),
+        "direction": text_array([r.direction for r in recs]),
+        "raw_json": json_text_array([r.raw_json() for r in recs]),
+        "event_name": text_array([r.event_name for r in recs]),
+        "origin_file": text_array([lf.rel] * n),
+        "origin_line": pa.array([r.line_no for r in recs], type=pa.int64()),
+    }
+    # columns legacy lines never state (namespace, ack_id...): null
+    table = pa.Table.from_arrays(
+        [cols[f.name] if f.name in cols else pa.nulls(n, f.type) for f in WS_EVENT_SCHEMA], schema=WS_EVENT_SCHEMA)
+    return {date: table if rows is None else table.take(rows)
+            for date, rows in _day_rows([t // US_PER_DAY for t in ts])}
 
 
 def quarantine_tables(lf: LegacyFile, session_id: str) -> dict[str, pa.Table]:

@@ -79,19 +79,38 @@ def _iso_to_utc_us(value: str, after: int | None = None) -> int | None:
 
 
 # Naive "YYYY-MM-DDTHH:MM:SS[.ffffff]" is the common case: the UTC offset is constant within one wall
-# clock minute, so the minute's UTC start is computed once and cached. Minutes that are ambiguous or
+# clock minute, so the minute's UTC start is computed once and cached, and so is each second's
+# (a dict lookup per record: the fraction is all that is left to parse). Minutes that are ambiguous or
 # skipped on a DST night are never cached: their reading depends on the previous record (`after`).
 _MINUTE_CACHE: dict[str, int | None] = {}
 _MINUTE_CACHE_MAX = 500_000
+_SECOND_CACHE: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" -> its UTC microseconds (valid, unambiguous only)
+_SECOND_CACHE_MAX = 500_000
 
 
 def naive_local_us(value: str, after: int | None = None) -> int | None:
     """The fast path for naive ``YYYY-MM-DDTHH:MM:SS[.ffffff]`` New York times; None for any other
     shape (the caller falls back to `to_utc_us`)."""
     n = len(value)
-    if n != 26 and n != 19:
-        return None
-    minute = value[:16]
+    if n == 26:
+        frac = value[20:]
+        if value[19] != "." or not frac.isdigit():
+            return None
+        second = value[:19]
+        start = _SECOND_CACHE.get(second)
+        if start is None:
+            return _naive_second_us(second, after, int(frac))
+        return start + int(frac)
+    if n == 19:
+        start = _SECOND_CACHE.get(value)
+        return start if start is not None else _naive_second_us(value, after, 0)
+    return None
+
+
+def _naive_second_us(second: str, after: int | None, frac_us: int) -> int | None:
+    """A naive ``YYYY-MM-DDTHH:MM:SS`` (+ `frac_us`) as UTC microseconds, None if it is not one; caches
+    the second when its reading does not depend on `after`."""
+    minute = second[:16]
     start = _MINUTE_CACHE.get(minute, -1)
     late = None
     if start == -1:
@@ -104,20 +123,18 @@ def naive_local_us(value: str, after: int | None = None) -> int | None:
         if late == start:
             _MINUTE_CACHE[minute] = start
             late = None
-    if start is None or value[16] != ":":
+    if start is None or second[16] != ":":
         return None
-    sec = value[17:19]
+    sec = second[17:19]
     if not sec.isdigit() or sec > "59":
         return None
     offset = int(sec) * 1_000_000
-    if n == 26:
-        frac = value[20:]
-        if value[19] != "." or not frac.isdigit():
-            return None
-        offset += int(frac)
     if late is not None:
-        return _choose_reading(start + offset, late + offset, after)
-    return start + offset
+        return _choose_reading(start + offset + frac_us, late + offset + frac_us, after)
+    if len(_SECOND_CACHE) > _SECOND_CACHE_MAX:
+        _SECOND_CACHE.clear()
+    _SECOND_CACHE[second] = start + offset
+    return start + offset + frac_us
 
 
 _GAME_DAY_CACHE: dict[str, int | None] = {}
