@@ -152,3 +152,9 @@ class RemotePath:
         base = self.root.key(self.rel)
         return sorted(self / i.path[len(base):].strip("/") for i in self._listing(True)
                       if i.type == pafs.FileType.File and fnmatch.fnmatchcase(PurePosixPath(i.path).name, pattern))
+
+
+def arrow_source(path: Path | RemotePath) -> Any:
+    """What pyarrow's readers (pq.ParquetFile, read_schema, read_table) accept for either root:
+    the local path, or a random-access file opened on the object store."""
+    return path.open("rb") if isinstance(path, RemotePath) else path
