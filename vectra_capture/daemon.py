@@ -31,7 +31,7 @@ from vectra_capture.socket_source import SocketSource
 from vectra_capture.store import FileLock, RawSink, recover_spool, storage_problem
 from vectra_capture.store.envelope import QUARANTINE, RawRecord
 from vectra_capture.store.layout import DataPaths
-from vectra_capture.store.lease import Lease
+from vectra_capture.store.lease import CAPTURE_WRITER, Lease
 from vectra_capture.urls import check_capture_url, redact_url
 from vectra_capture.writer import DEFAULT_MAX_BUFFER_BYTES, StorageFailed, WriterThread
 
@@ -262,7 +262,7 @@ class CaptureDaemon:
         self._install_signal_handlers()  # first: a SIGTERM during start-up or recovery stops cleanly
         lock = FileLock(self.paths.capture_lock).acquire()  # one daemon per data root (this host)
         try:
-            lease = Lease(self.paths, "capture").acquire()  # ... and per object root (any host)
+            lease = Lease(self.paths, CAPTURE_WRITER).acquire()  # ... and per object root (any host)
         except BaseException:
             lock.release()
             raise

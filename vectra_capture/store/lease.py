@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 LEASE_MINUTES_ENV = "VECTRA_LEASE_MINUTES"
 DEFAULT_LEASE_MINUTES = 5.0
 HEARTBEAT_SECONDS = 60.0
+CAPTURE_WRITER = "capture"
+PIPELINE_WRITER = "pipeline"
 
 
 class LeaseHeld(RuntimeError):

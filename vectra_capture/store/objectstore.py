@@ -149,6 +149,18 @@ def shared_pyarrow_fs(root: ObjectRoot) -> pyarrow.fs.S3FileSystem:
     return fs
 
 
+_FSSPEC: dict[ObjectRoot, Any] = {}
+
+
+def shared_fsspec_fs(root: ObjectRoot) -> Any:
+    """One s3fs filesystem per root and process: deletes go through it, because pyarrow's
+    delete_file leaves an empty `folder/` marker object behind when it removes a folder's last key."""
+    fs = _FSSPEC.get(root)
+    if fs is None:
+        fs = _FSSPEC[root] = root.fsspec_fs()
+    return fs
+
+
 # Set when a process resolves an s3:// data root: DuckDB connections then register the S3
 # filesystem (see vectra_pipeline/duck.py); a process on a local root never imports s3fs.
 _in_use: list[S3Settings] = []

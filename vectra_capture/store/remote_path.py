@@ -138,7 +138,10 @@ class RemotePath:
         parts = pattern.strip("/").split("/")
         base = self.root.key(self.rel)
         found: set[str] = set()
-        for info in self._listing(recursive=len(parts) > 1):
+        recursive = len(parts) > 1
+        for info in self._listing(recursive):
+            if recursive and info.type != pafs.FileType.File:
+                continue  # folders count only as implied by a key (not empty marker objects)
             rel = info.path[len(base):].strip("/").split("/")
             # a key implies each of its parent folders
             for depth in range(1, len(rel) + 1):

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from pyarrow import fs as pafs
 
+from vectra_capture.store.objectstore import shared_fsspec_fs
+
 if TYPE_CHECKING:
     from vectra_capture.store.remote_path import RemotePath
 
@@ -36,19 +38,19 @@ def upload_file(local: Path, target: RemotePath) -> int:
     return sent
 
 
+# Deletes go through s3fs: pyarrow's delete_file writes an empty `folder/` marker object when it
+# removes a folder's last key, and such markers would read as empty partitions.
 def delete_object(target: RemotePath) -> bool:
     """Delete one object; True if it existed."""
-    fs = target.fs
-    if fs.get_file_info(target.key).type != pafs.FileType.File:
+    if target.fs.get_file_info(target.key).type != pafs.FileType.File:
         return False
-    fs.delete_file(target.key)
+    shared_fsspec_fs(target.root).rm_file(target.key)
     return True
 
 
 def delete_tree(target: RemotePath) -> bool:
     """Delete every object under a prefix (a LanceDB table folder); True if any existed."""
-    fs = target.fs
-    if fs.get_file_info(target.key).type == pafs.FileType.NotFound:
+    if target.fs.get_file_info(target.key).type == pafs.FileType.NotFound:
         return False
-    fs.delete_dir(target.key)
+    shared_fsspec_fs(target.root).rm(target.key, recursive=True)
     return True
