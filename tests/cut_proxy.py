@@ -1,5 +1,6 @@
 """A TCP proxy on 127.0.0.1 that can cut the network mid-transfer: after `cut_after(n)` it forwards
-n more client bytes in total, then drops every open connection and refuses new ones until `heal()`.
+n more client bytes in total, then drops every open connection and refuses new ones until `heal()`;
+`stall()` holds client bytes back instead (a hung network, to kill an uploader mid-upload).
 Used to interrupt an upload to the (real) S3 server part-way, deterministically."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ class CutProxy:
         self._budget: int | None = None  # None: unlimited
         self._conns: list[socket.socket] = []
         self.forwarded = 0
+        self._stall = threading.Event()  # set: client bytes are held back (a hung network)
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -31,6 +33,11 @@ class CutProxy:
     def heal(self) -> None:
         with self._lock:
             self._budget = None
+        self._stall.clear()
+
+    def stall(self) -> None:
+        """Stop forwarding client bytes (connections stay open, as on a hung network)."""
+        self._stall.set()
 
     def close(self) -> None:
         self._server.close()
@@ -64,6 +71,8 @@ class CutProxy:
     def _pump(self, src: socket.socket, dst: socket.socket, outbound: bool) -> None:
         try:
             while data := src.recv(65536):
+                while outbound and self._stall.is_set():
+                    threading.Event().wait(0.05)
                 if outbound:
                     with self._lock:
                         if self._budget is not None:

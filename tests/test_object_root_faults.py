@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import VECTRA, free_port
+from conftest import VECTRA, free_port, wait_for
 
 from tests.cut_proxy import CutProxy
 from tests.s3_helpers import S3Server, s3_server  # noqa: F401 - fixture
@@ -159,3 +160,50 @@ def test_features_not_supported_on_an_object_root_say_so(args: list[str], s3_ser
     out = subprocess.run([*VECTRA, *args, "--data-dir", f"s3://{bucket}/root"], capture_output=True, text=True,
                          timeout=120, stdin=subprocess.DEVNULL, env={**os.environ, "VECTRA_LOCAL_DIR": str(tmp_path / "local")})
     assert out.returncode == 2 and "not supported on an object-storage data root" in out.stderr, out.stderr
+
+
+UPLOADER = """
+import sys
+import pyarrow as pa
+from pathlib import Path
+from vectra_capture.store import replace_partition
+from vectra_capture.store.layout import DataPaths
+from vectra_capture.store.objectstore import ObjectRoot
+import os
+root = ObjectRoot.parse(sys.argv[1])
+rows = int(sys.argv[3])
+table = pa.table({"label": ["v2"] * rows, "blob": [os.urandom(1024) for _ in range(rows)]})
+print("writing", flush=True)
+replace_partition(DataPaths(Path(sys.argv[2]), root), "games", "2025-01-01", table)
+"""
+
+
+def test_uploader_killed_mid_upload_leaves_no_partial_object(
+        proxy: CutProxy, s3_server: S3Server, tmp_path: Path) -> None:  # noqa: F811
+    bucket = new_bucket(s3_server, "kill")
+    key = "root/events_parquet/doc_type=games/date=2025-01-01/games.parquet"
+    env = {**os.environ, "AWS_ENDPOINT_URL": proxy.url}
+    script = tmp_path / "uploader.py"
+    script.write_text(UPLOADER)
+    args = [sys.executable, str(script), f"s3://{bucket}/root", str(tmp_path / "local"), "30000"]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
+        start = proxy.forwarded
+        assert wait_for(lambda: proxy.forwarded - start > 12 * MB, 120), "the upload never got going"
+        proxy.stall()  # hold the rest back, then kill the uploader mid-upload
+        proc.kill()
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    proxy.heal()
+    assert s3_server.keys(bucket) == []  # parts were sent, no object completed
+    uploads = s3_server.client().list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert [u["Key"] for u in uploads] == [key]  # the incomplete upload (a lifecycle rule aborts it)
+
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)  # the retry
+    assert done.returncode == 0, done.stderr
+    assert s3_server.keys(bucket) == [key]
+    got = pq.read_table(pa.BufferReader(object_bytes(s3_server, bucket, key)))
+    assert got.num_rows == 30_000
