@@ -31,6 +31,7 @@ from vectra_capture.socket_source import SocketSource
 from vectra_capture.store import FileLock, RawSink, recover_spool, storage_problem
 from vectra_capture.store.envelope import QUARANTINE, RawRecord
 from vectra_capture.store.layout import DataPaths
+from vectra_capture.store.lease import CAPTURE_WRITER, Lease
 from vectra_capture.urls import check_capture_url, redact_url
 from vectra_capture.writer import DEFAULT_MAX_BUFFER_BYTES, StorageFailed, WriterThread
 
@@ -206,7 +207,7 @@ class CaptureDaemon:
         return {
             "pid": os.getpid(),
             "session_id": self.session_id,
-            "data_dir": str(self.paths.root),
+            "data_dir": self.paths.location,
             "url": redact_url(self.config.url),
             "source": self.source.name,
             "state": self.state,
@@ -259,7 +260,12 @@ class CaptureDaemon:
             raise CaptureFailed(str(exc)) from None
         self._loop = asyncio.get_running_loop()
         self._install_signal_handlers()  # first: a SIGTERM during start-up or recovery stops cleanly
-        lock = FileLock(self.paths.capture_lock).acquire()  # one daemon per data root
+        lock = FileLock(self.paths.capture_lock).acquire()  # one daemon per data root (this host)
+        try:
+            lease = Lease(self.paths, CAPTURE_WRITER).acquire()  # ... and per object root (any host)
+        except BaseException:
+            lock.release()
+            raise
         try:
             sink = RawSink(self.paths, self.session_id, roll_seconds=self.config.roll_seconds)
             self.writer = WriterThread(
@@ -292,6 +298,7 @@ class CaptureDaemon:
                                     "recovered on the next start") from error
             return self.status()
         finally:
+            lease.release()
             lock.release()
 
     async def _recover_spool(self) -> None:

@@ -23,11 +23,11 @@ def read_status(paths: DataPaths) -> dict[str, Any]:
             status = json.loads(paths.capture_status.read_text())
             break
         except FileNotFoundError:
-            return {"running": running, "data_dir": str(paths.root),
+            return {"running": running, "data_dir": paths.location,
                     "state": "not running" if not running else "starting"}
         except ValueError:  # on a full disk the file is rewritten in place: a read can catch it half done
             if attempt == READ_ATTEMPTS - 1:
-                return {"running": running, "data_dir": str(paths.root), "state": "unreadable status file"}
+                return {"running": running, "data_dir": paths.location, "state": "unreadable status file"}
             time.sleep(0.05)
     assert status is not None
     updated = status.get("updated_at")

@@ -3,6 +3,9 @@ holds), pinned to UTC (strftime(ts) and timestamptz must not follow the machine'
 event would get the next day's date under TZ=Asia/Tokyo), spilling to the system temp folder, never
 the data root. Plus the SQL fragments every reader shares.
 
+On an s3:// data root every connection also reads s3:// paths through the root's fsspec
+filesystem (`register_filesystem`), with extension auto-install off: no httpfs download.
+
 The settings are defined here once and used twice: `connect()` for the CLI, bench and plain
 functions, and the Dagster `DuckDBResource` (vectra_pipeline/defs/landing/resources.py), which
 passes `connection_config()` to `duckdb.connect` and runs `apply_session_settings()` on each
@@ -16,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from vectra_capture.store.objectstore import S3Settings, settings_in_use
 
 # The payload of a raw ws_event row: the last element of the frame array (a trace object may come
 # before it); legacy rows are the record itself.
@@ -37,6 +42,10 @@ def connection_config(memory_limit: str = MEMORY_LIMIT, threads: int | None = No
     }
     if threads:
         config["threads"] = int(threads)
+    if settings_in_use() is not None:
+        # s3:// paths are read through the registered fsspec filesystem (below), never the httpfs
+        # extension: nothing is downloaded at run time
+        config["autoinstall_known_extensions"] = False
     return config
 
 
@@ -45,7 +54,17 @@ def apply_session_settings(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyCon
     loads only after the database is open (passing it in `config` fails with "icu ... could not be
     autoloaded")."""
     con.execute(f"SET TimeZone = {quote(TIME_ZONE)}")
+    settings = settings_in_use()
+    if settings is not None:
+        register_object_store(con, settings)
     return con
+
+
+def register_object_store(con: duckdb.DuckDBPyConnection, settings: S3Settings) -> None:
+    """Let DuckDB read s3:// paths through s3fs (fsspec), with the object root's settings."""
+    from vectra_capture.store.objectstore import ObjectRoot
+
+    con.register_filesystem(ObjectRoot("_", "", settings).fsspec_fs())
 
 
 def connect(memory_limit: str = MEMORY_LIMIT, threads: int | None = None) -> duckdb.DuckDBPyConnection:

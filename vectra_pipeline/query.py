@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from vectra_capture.store.envelope import RAW_SCHEMAS
 from vectra_capture.store.layout import DataPaths
+from vectra_capture.store.remote_path import arrow_source
 from vectra_pipeline import duck
 from vectra_pipeline.derive.schemas import TYPED_SCHEMAS
 from vectra_pipeline.service.recent import recent_frames
@@ -90,7 +91,7 @@ class Query:
                 fs = sorted(part.glob("*.parquet"))
                 if not fs:
                     continue
-                rows = sum(pq.ParquetFile(f).metadata.num_rows for f in fs)
+                rows = sum(pq.ParquetFile(arrow_source(f)).metadata.num_rows for f in fs)
                 glob = str(part / "*.parquet").replace("'", "''")
                 first, last = self.con.execute(f"SELECT min(ts), max(ts) FROM read_parquet('{glob}')").fetchall()[0]
                 out.append({"doc_type": doc_type, "date": part.name.split("=", 1)[1], "files": len(fs),

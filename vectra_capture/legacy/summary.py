@@ -65,7 +65,7 @@ def summarize(results: list[FileResult], seconds: float, paths: DataPaths) -> di
         "games": len({g for r in done for g in r.games}),
         "dates": sorted({d for r in done for d in r.dates}),
         "seconds": round(seconds, 3),
-        "data_dir": str(paths.root),
+        "data_dir": paths.location,
         "per_file": [r.as_dict() for r in results],
     }
 

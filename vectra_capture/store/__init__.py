@@ -13,6 +13,7 @@ from vectra_capture.store.atomic import (
     remove_file,
 )
 from vectra_capture.store.layout import DataPaths, default_data_dir, default_legacy_dir
+from vectra_capture.store.lease import Lease, LeaseHeld
 from vectra_capture.store.locks import FileLock, LockHeld, is_locked, lock_path
 from vectra_capture.store.manifests import (
     read_manifest,
@@ -47,6 +48,8 @@ __all__ = [
     "storage_problem",
     "FileLock",
     "LockHeld",
+    "Lease",
+    "LeaseHeld",
     "is_locked",
     "lock_path",
     "RawSink",

@@ -14,13 +14,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vectra_capture.store.modes import dir_mode, open_private
+from vectra_capture.store.remote_path import RemotePath
+from vectra_capture.store.upload import delete_object, upload_file
 
 PARTIAL_SUFFIX = ".partial"
 
 
 def ensure_dir(path: Path) -> Path:
-    """Create `path` and any missing parents with the data root's folder mode (private by default)."""
-    if path.is_dir():
+    """Create `path` and any missing parents with the data root's folder mode (private by default).
+    An object root has no folders: a RemotePath is returned as it is."""
+    if isinstance(path, RemotePath) or path.is_dir():
         return path
     missing = []
     p = path
@@ -54,7 +57,25 @@ def _partial_name(path: Path) -> Path:
 
 @contextlib.contextmanager
 def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
-    """Yield a file to write; on success it appears at `path` whole, on error not at all."""
+    """Yield a file to write; on success it appears at `path` whole, on error not at all.
+
+    A RemotePath is written to a local staging file first (same guarantees), then uploaded in one
+    PUT or one completed multipart upload under its deterministic key (a retry replaces it), and
+    the staging file is deleted; a failed upload raises OSError and leaves no object."""
+    if isinstance(path, RemotePath):
+        staged = _partial_name(path.staging_path())  # per process: concurrent writers never share it
+        ensure_dir(staged.parent)
+        try:
+            fd = open_private(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            with os.fdopen(fd, mode) as fh:
+                yield fh
+                fh.flush()
+                os.fsync(fh.fileno())
+            upload_file(staged, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                staged.unlink()
+        return
     ensure_dir(path.parent)
     tmp = _partial_name(path)
     try:
@@ -87,6 +108,8 @@ def atomic_write_table(path: Path, table: pa.Table, compression: str = "zstd") -
 
 def remove_file(path: Path) -> bool:
     """Delete a file under the data root; True if it existed."""
+    if isinstance(path, RemotePath):
+        return delete_object(path)
     try:
         path.unlink()
     except FileNotFoundError:
@@ -96,8 +119,8 @@ def remove_file(path: Path) -> bool:
 
 
 def remove_empty_dirs(top: Path) -> None:
-    """Remove empty folders below (and including) `top`, deepest first."""
-    if not top.is_dir():
+    """Remove empty folders below (and including) `top`, deepest first (an object root has none)."""
+    if isinstance(top, RemotePath) or not top.is_dir():
         return
     for dirpath, _dirnames, _files in sorted(os.walk(top), key=lambda t: -len(t[0])):
         with contextlib.suppress(OSError):
@@ -121,8 +144,9 @@ def _writer_alive(tmp: Path) -> bool:
 
 def sweep_partials(top: Path) -> int:
     """Delete temp files whose writer died mid-write (never those of a live process, such as a
-    Dagster run writing a partition right now). Returns how many."""
-    if not top.is_dir():
+    Dagster run writing a partition right now). Returns how many. An object root holds no temp
+    objects (uploads are staged locally, under the local root's upload/)."""
+    if isinstance(top, RemotePath) or not top.is_dir():
         return 0
     count = 0
     for tmp in top.rglob(f".*{PARTIAL_SUFFIX}"):

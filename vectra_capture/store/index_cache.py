@@ -14,6 +14,9 @@ from vectra_capture.store.layout import DataPaths
 
 
 def protocol_stats_dir(paths: DataPaths) -> Path:
+    """Beside the tables on a local root; a cache stays on local disk when the root is s3://."""
+    if paths.remote is not None:
+        return paths.root / "cache" / "protocol_stats"
     return paths.vectors / "_protocol_stats"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -35,9 +35,9 @@ class S3Settings:
 
     endpoint_url: str | None
     region: str | None
-    access_key: str | None
-    secret_key: str | None
-    session_token: str | None
+    access_key: str | None = field(repr=False)
+    secret_key: str | None = field(repr=False)
+    session_token: str | None = field(repr=False)
     profile: str | None
 
     @classmethod
@@ -136,3 +136,46 @@ class ObjectRoot:
         if s.session_token:
             opts["aws_session_token"] = s.session_token
         return opts
+
+
+_FILESYSTEMS: dict[ObjectRoot, Any] = {}
+
+
+def shared_pyarrow_fs(root: ObjectRoot) -> pyarrow.fs.S3FileSystem:
+    """One pyarrow S3 filesystem per root and process (it holds a connection pool)."""
+    fs = _FILESYSTEMS.get(root)
+    if fs is None:
+        fs = _FILESYSTEMS[root] = root.pyarrow_fs()
+    return fs
+
+
+_FSSPEC: dict[ObjectRoot, Any] = {}
+
+
+def shared_fsspec_fs(root: ObjectRoot) -> Any:
+    """One s3fs filesystem per root and process: deletes go through it, because pyarrow's
+    delete_file leaves an empty `folder/` marker object behind when it removes a folder's last key."""
+    fs = _FSSPEC.get(root)
+    if fs is None:
+        fs = _FSSPEC[root] = root.fsspec_fs()
+    return fs
+
+
+# Set when a process resolves an s3:// data root: DuckDB connections then register the S3
+# filesystem (see vectra_pipeline/duck.py); a process on a local root never imports s3fs.
+_in_use: list[S3Settings] = []
+
+
+def mark_in_use(root: ObjectRoot) -> None:
+    if root.settings not in _in_use:
+        _in_use.append(root.settings)
+
+
+def settings_in_use() -> S3Settings | None:
+    """The settings of the object root this process uses, or None (none resolved, and
+    RUGS_DATA_DIR is not an s3:// URI)."""
+    if _in_use:
+        return _in_use[-1]
+    if is_object_uri(os.environ.get("RUGS_DATA_DIR")):
+        return S3Settings.from_env()
+    return None

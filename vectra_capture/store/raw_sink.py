@@ -160,8 +160,10 @@ def _whole_segment(seg: Path, session_id: str, exc: Exception) -> RawRecord:
 
 
 def sweep_startup(paths: DataPaths) -> int:
-    """Temp files of writers killed mid-write: Parquet, quarantine, manifests and run/ (the status file)."""
-    return sum(sweep_partials(top) for top in (paths.events_parquet, paths.quarantine, paths.manifests, paths.run))
+    """Temp files of writers killed mid-write: Parquet, quarantine, manifests and run/ (the status file),
+    and on an object root the uploads staged locally."""
+    tops = (paths.events_parquet, paths.quarantine, paths.manifests, paths.run, paths.root / "upload")
+    return sum(sweep_partials(top) for top in tops)
 
 
 def recover_spool(paths: DataPaths, skip_session: str | None = None,

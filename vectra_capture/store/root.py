@@ -58,6 +58,8 @@ def check_data_root(paths: DataPaths, write: bool = False, allow_full: bool = Fa
 
     `allow_full` is for the capture daemon, which buffers in memory and retries on a full disk
     instead of refusing to start."""
+    if paths.remote is not None:
+        check_object_root(paths)
     root = paths.root
     try:
         dir_mode()
@@ -81,6 +83,22 @@ def check_data_root(paths: DataPaths, write: bool = False, allow_full: bool = Fa
         raise DataRootError(storage_problem(exc, root) or f"cannot write in the data root {root}: {exc}") from None
     _warn_if_open(root)
     return paths
+
+
+def check_object_root(paths: DataPaths) -> None:
+    """The bucket of an s3:// root exists and answers (checked once per command, like the folder)."""
+    from pyarrow import fs as pafs
+
+    assert paths.remote is not None
+    where = f"{paths.location} (endpoint {paths.remote.settings.endpoint_url or 'AWS default'})"
+    try:
+        info = paths.data_root.fs.get_file_info(paths.remote.bucket)  # type: ignore[union-attr]
+    except OSError as exc:
+        raise DataRootError(f"cannot reach the object-storage root {where}: {exc}; check AWS_ENDPOINT_URL, "
+                            f"the credentials and the network") from None
+    if info.type == pafs.FileType.NotFound:
+        raise DataRootError(f"the bucket of {where} does not exist: create it, or point {DATA_DIR_ENV} "
+                            f"(--data-dir) at another s3://bucket/prefix") from None
 
 
 def _probe_write(root: Path) -> None:

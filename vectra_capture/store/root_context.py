@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 from vectra_capture.store.atomic import atomic_write_bytes
 from vectra_capture.store.layout import DataPaths
@@ -83,13 +82,14 @@ def render(paths: DataPaths) -> str:
             extra = [c for c in fields[name] if c not in envelope]
             key = ", ".join(keys.get(name, [])) or "(raw: session_id, seq)"
             lines.append(f"| {name} | {key} | {', '.join(extra) or '-'} |")
-    lines.append(_STATIC_TAIL.format(root=paths.root))
+    lines.append(_STATIC_TAIL.format(root=paths.location))
     return "\n".join(lines)
 
 
 def refresh_root_context(paths: DataPaths) -> bool:
-    """Write `<root>/CONTEXT.md` when its text would change; True if written."""
-    path: Path = paths.root / FILE_NAME
+    """Write `<root>/CONTEXT.md` (on an object root: beside the canonical stores there) when its text
+    would change; True if written."""
+    path = paths.data_root / FILE_NAME
     text = render(paths)
     try:
         if path.read_text() == text:

@@ -10,9 +10,15 @@ from vectra_capture.cdp.source import CdpOptions, CdpSource
 from vectra_capture.daemon import LIVE_HEADERS, LIVE_URL, CaptureConfig, CaptureFailed, run_daemon
 from vectra_capture.frames import DEFAULT_MAX_FRAME_BYTES
 from vectra_capture.status import read_status
-from vectra_capture.store import LockHeld
+from vectra_capture.store import LeaseHeld, LockHeld
 from vectra_capture.urls import check_capture_url, redact_url
-from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, resolve_paths
+from vectra_pipeline.cli.common import (
+    data_dir_option,
+    emit_json,
+    json_option,
+    resolve_paths,
+    spool_dir_option,
+)
 
 
 @click.command()
@@ -43,10 +49,11 @@ from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, 
 @click.option("--backoff-max", default=30.0, type=float, hidden=True,
               help="Longest pause between reconnect attempts, seconds.")
 @data_dir_option
+@spool_dir_option
 def capture(url: str | None, source: str, watchdog: float, flush_interval: float, roll_seconds: float,
             transport: tuple[str, ...], max_frame_bytes: int, max_buffer_mb: float, cdp_url: str | None,
             cdp_match: str, allow_remote_cdp: bool, keep_secrets: bool, redact_keys: str, backoff_max: float,
-            data_dir: str | None) -> None:
+            data_dir: str | None, spool_dir: str | None) -> None:
     """Run the capture daemon in the foreground until SIGINT/SIGTERM (which flush everything)."""
 
     if cdp_url and url:
@@ -66,7 +73,10 @@ def capture(url: str | None, source: str, watchdog: float, flush_interval: float
         except CdpEndpointError as exc:
             raise click.UsageError(str(exc)) from exc
     # A full disk does not stop the daemon: it buffers in memory and retries (see `vectra status`).
-    paths = resolve_paths(data_dir, write=True, allow_full=True)
+    paths = resolve_paths(data_dir, write=True, allow_full=True, local_dir=spool_dir)
+    if paths.remote is not None:
+        click.echo(f"object-storage root {paths.location}: spool, locks and status stay local in {paths.root}",
+                   err=True)
     config = CaptureConfig(
         url=cdp_url or url or LIVE_URL,
         data_dir=paths,
@@ -82,11 +92,13 @@ def capture(url: str | None, source: str, watchdog: float, flush_interval: float
     )
     what = f"the browser at {redact_url(config.url)} (sockets matching {cdp_match!r})" if cdp_url \
         else redact_url(config.url)
-    click.echo(f"capturing {what} into {paths.root} (Ctrl-C to stop)", err=True)
+    click.echo(f"capturing {what} into {paths.location} (Ctrl-C to stop)", err=True)
     try:
         final = run_daemon(config, frame_source)
     except LockHeld as exc:
-        raise click.ClickException(f"another capture daemon is writing into {paths.root} ({exc})") from exc
+        raise click.ClickException(f"another capture daemon is writing into {paths.location} ({exc})") from exc
+    except LeaseHeld as exc:
+        raise click.ClickException(str(exc)) from exc
     except CaptureFailed as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
@@ -99,9 +111,10 @@ def capture(url: str | None, source: str, watchdog: float, flush_interval: float
 @click.command()
 @data_dir_option
 @json_option
-def status(data_dir: str | None, as_json: bool) -> None:
+@spool_dir_option
+def status(data_dir: str | None, as_json: bool, spool_dir: str | None) -> None:
     """The capture daemon writing into the data root: connection, counts, lag, live game state."""
-    st = read_status(resolve_paths(data_dir))
+    st = read_status(resolve_paths(data_dir, local_dir=spool_dir))
     if as_json:
         emit_json(st)
         return

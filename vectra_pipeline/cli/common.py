@@ -15,7 +15,14 @@ data_dir_option = click.option(
     "--data-dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Data root (default: $RUGS_DATA_DIR or ~/rugs_data).",
+    help="Data root: a folder or s3://bucket/prefix (default: $RUGS_DATA_DIR or ~/rugs_data).",
+)
+spool_dir_option = click.option(
+    "--spool-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="With an s3:// data root: the local folder for what cannot live on object storage (spool, "
+         "locks, status, caches; default: $VECTRA_LOCAL_DIR or ~/.local/state/vectra/<bucket>/<prefix>).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
@@ -28,12 +35,20 @@ class BadInput(click.ClickException):
     exit_code = 2
 
 
-def resolve_paths(data_dir: str | None, write: bool = False, allow_full: bool = False) -> DataPaths:
+def resolve_paths(data_dir: str | None, write: bool = False, allow_full: bool = False,
+                  local_dir: str | None = None) -> DataPaths:
     """The data root, checked: readable always; created, writable and not full with `write`."""
     try:
-        return check_data_root(DataPaths.resolve(data_dir), write=write, allow_full=allow_full)
+        return check_data_root(DataPaths.resolve(data_dir, local_dir), write=write, allow_full=allow_full)
     except DataRootError as exc:
         raise BadInput(str(exc)) from None
+
+
+def local_only(paths: DataPaths, feature: str) -> None:
+    """Features not supported on an object-storage root yet say so (exit 2) instead of misbehaving."""
+    if paths.remote is not None:
+        raise BadInput(f"{feature} is not supported on an object-storage data root ({paths.location}) yet; "
+                       f"use a local data root")
 
 
 class VectraGroup(click.Group):

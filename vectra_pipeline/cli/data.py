@@ -11,7 +11,7 @@ import click
 from tqdm import tqdm
 
 from vectra_capture.store.prune import apply_prune, partition_date, plan_prune
-from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, resolve_paths
+from vectra_pipeline.cli.common import data_dir_option, emit_json, json_option, local_only, resolve_paths
 from vectra_pipeline.export import export_jsonl, partitions
 from vectra_pipeline.query import Query
 
@@ -74,6 +74,7 @@ def prune(before: str, yes: bool, force: bool, include_quarantine: bool, include
                                  f"too; pass --force if you mean it", param_hint="--before")
     # A full disk is exactly when pruning is needed: only refuse what cannot be written at all.
     paths = resolve_paths(data_dir, write=yes, allow_full=True)
+    local_only(paths, "vectra data prune")
     plan = plan_prune(paths, day, include_quarantine=include_quarantine, include_notes=include_notes)
     removed = apply_prune(paths, plan) if yes else 0
     result = {
@@ -113,6 +114,7 @@ def prune(before: str, yes: bool, force: bool, include_quarantine: bool, include
 def export(fmt: str, output: str, doc_types: tuple[str, ...], data_dir: str | None, as_json: bool) -> None:
     """Write the canonical data out as JSONL: OUTPUT/<doc_type>/<date>.jsonl."""
     paths = resolve_paths(data_dir)
+    local_only(paths, "vectra data export")
     total = len(partitions(paths, list(doc_types) or None))
     with tqdm(total=total, unit="partition", file=sys.stderr, disable=None, desc="export") as bar:
         summary = export_jsonl(paths, Path(output).expanduser().resolve(), list(doc_types) or None,

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from vectra_pipeline.cli.common import data_dir_option, resolve_paths
+from vectra_pipeline.cli.common import data_dir_option, local_only, resolve_paths
 from vectra_pipeline.explorer.security import LOOPBACK
 from vectra_pipeline.explorer.server import serve
 
@@ -18,6 +18,7 @@ from vectra_pipeline.explorer.server import serve
 def explorer(host: str, port: int, data_dir: str | None) -> None:
     """Serve the Protocol Explorer until Ctrl-C; it reads the data root and writes only verification statuses."""
     paths = resolve_paths(data_dir)
+    local_only(paths, "The Protocol Explorer")
     if host not in LOOPBACK:
         click.echo(f"warning: listening on {host}: anyone who can reach it can read the data root", err=True)
 

@@ -8,7 +8,7 @@ import logging
 
 import click
 
-from vectra_pipeline.cli.common import data_dir_option, resolve_paths
+from vectra_pipeline.cli.common import data_dir_option, local_only, resolve_paths
 from vectra_pipeline.mcp.readonly_sql import DEFAULT_TIMEOUT_S
 from vectra_pipeline.mcp.server import build_server
 
@@ -53,6 +53,7 @@ def mcp(http_address: str | None, allow_remote: bool, sql_timeout: float, no_war
     """The MCP server: tools search, sql, protocol, live, add_note; the data root's CONTEXT.md as a resource."""
     address = parse_address(http_address, allow_remote) if http_address else None
     paths = resolve_paths(data_dir)
+    local_only(paths, "The MCP server")
     server = build_server(paths, warm=not no_warm, sql_timeout_s=sql_timeout)
     if address is None:
         log.info("mcp: stdio, data root %s", paths.root)

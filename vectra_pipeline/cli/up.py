@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from vectra_pipeline.cli.common import data_dir_option, resolve_paths, stop_on_signals
+from vectra_pipeline.cli.common import data_dir_option, local_only, resolve_paths, stop_on_signals
 from vectra_pipeline.cli.supervisor import Supervisor
 
 LOCAL_ROLL_SECONDS = 60.0  # the demo rolls its spool every minute: typed partitions appear within minutes
@@ -57,6 +57,7 @@ def up(feed_mode: str, cdp_url: str, recordings: tuple[Path, ...], speed: float,
     if dagster_home is None and not no_dagster:
         raise click.UsageError("--dagster-home is required (or pass --no-dagster)")
     paths = resolve_paths(data_dir, write=True, allow_full=True)
+    local_only(paths, "vectra up")
     env = {**os.environ, "RUGS_DATA_DIR": str(paths.root)}
     if dagster_home is not None:
         env["DAGSTER_HOME"] = str(dagster_home.resolve())

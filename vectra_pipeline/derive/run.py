@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from vectra_capture.store.layout import DataPaths
 from vectra_capture.store.partitions import delete_partition, replace_partition_batches
+from vectra_capture.store.remote_path import arrow_source
 from vectra_pipeline.derive import complete_game, game_tick, games, player_action, server_state
 from vectra_pipeline.derive.common import files, invalid_rows, raw_scan, shift
 from vectra_pipeline.derive.schemas import TYPED_SCHEMAS
@@ -91,7 +92,7 @@ def _derive_into(con: duckdb.DuckDBPyConnection, paths: DataPaths, table: str, d
         raise RuntimeError(f"{table} {date}: wrote {rows} rows, the derivation counted {result.rows_out}")
     cols = [c for c in schema.names if c not in ("raw_json", "doc_type", "direction", "source", "session_id",
                                                   "prices")][:9]
-    first = next(pq.ParquetFile(path).iter_batches(batch_size=5, columns=cols), None)
+    first = next(pq.ParquetFile(arrow_source(path)).iter_batches(batch_size=5, columns=cols), None)
     result.preview = first.to_pylist() if first is not None else []
 
 

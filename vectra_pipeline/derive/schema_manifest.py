@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from vectra_capture.store import read_manifest, write_manifest
 from vectra_capture.store.envelope import RAW_SCHEMAS
 from vectra_capture.store.layout import DataPaths
+from vectra_capture.store.remote_path import arrow_source
 from vectra_pipeline.derive.run import derive_date
 from vectra_pipeline.derive.schemas import KEYS, TYPED_SCHEMAS
 
@@ -84,7 +85,7 @@ def ensure_manifest(paths: DataPaths) -> bool:
 
 def file_fields(path) -> dict[str, str]:
     # hive partition columns (doc_type, date) live in the path, not the file
-    return {f.name: type_name(f.type) for f in pq.read_schema(path)}
+    return {f.name: type_name(f.type) for f in pq.read_schema(arrow_source(path))}
 
 
 def check_manifest(paths: DataPaths) -> Outcome:

@@ -1,4 +1,4 @@
-"""The LanceDB database under vectors/: the three tables, their row schema, and the only connection
+"""The LanceDB database under vectors/ (on an s3:// root: LanceDB's object store there): the three tables, their row schema, and the only connection
 to it, so every table create / add / merge / delete / optimize / index / drop happens inside this
 package.
 
@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from vectra_capture.store import ensure_dir
 from vectra_capture.store.layout import DataPaths
+from vectra_capture.store.upload import delete_tree
 from vectra_pipeline.index.embedder import Embedder
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ FILTER_COLUMNS = ("kind", "event_name", "game_id", "player_id", "date", "source_
 def connect(paths: DataPaths) -> lancedb.DBConnection:
     import lancedb
 
+    if paths.remote is not None:  # LanceDB's own object store, with the root's endpoint and credentials
+        return lancedb.connect(str(paths.vectors), storage_options=paths.remote.lance_storage_options())
     return lancedb.connect(str(ensure_dir(paths.vectors)))
 
 
@@ -64,6 +67,8 @@ def remove_table_folder(paths: DataPaths, name: str) -> bool:
     """Delete vectors/<name>.lance entirely (a table LanceDB can no longer open cannot be dropped
     through LanceDB itself); True if it existed."""
     folder = paths.vectors / f"{name}.lance"
+    if paths.remote is not None:
+        return delete_tree(folder)  # type: ignore[arg-type]
     if not folder.exists():
         return False
     shutil.rmtree(folder)

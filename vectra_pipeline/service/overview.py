@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
+from vectra_capture.store.remote_path import arrow_source
 from vectra_capture.store.spool import list_segments
 from vectra_pipeline.service.context import Context
 from vectra_pipeline.service.live import LiveStatus, live
@@ -32,7 +33,7 @@ class Overview(BaseModel):
 
 
 def _footer_rows(files: list[Path]) -> dict[Path, int]:
-    return {f: pq.ParquetFile(f).metadata.num_rows for f in files}
+    return {f: pq.ParquetFile(arrow_source(f)).metadata.num_rows for f in files}
 
 
 def holdings(ctx: Context) -> list[Holding]:

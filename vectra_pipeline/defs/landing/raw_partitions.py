@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from vectra_capture.store.fingerprints import listing_digest
 from vectra_capture.store.layout import DataPaths
+from vectra_capture.store.remote_path import arrow_source
 
 RAW_DOC_TYPES = ("ws_event", "system_event")
 # Dagster's data version tag (what an observable source asset writes); not exported by dagster.
@@ -56,7 +57,7 @@ def summarize(files: list[Path]) -> PartitionSummary:
     last: datetime | None = None
     for f in files:
         size += f.stat().st_size
-        meta = pq.ParquetFile(f).metadata
+        meta = pq.ParquetFile(arrow_source(f)).metadata
         rows += meta.num_rows
         names = [meta.schema.column(i).name for i in range(meta.num_columns)]
         if "ts" not in names:

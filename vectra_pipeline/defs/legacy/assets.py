@@ -12,6 +12,7 @@ from vectra_capture.legacy.summary import per_file_markdown
 from vectra_capture.store import read_manifest
 from vectra_capture.store.envelope import RAW_SCHEMAS
 from vectra_capture.store.layout import DataPaths
+from vectra_capture.store.remote_path import arrow_source
 from vectra_pipeline.defs.legacy.resources import LegacyImportResource
 from vectra_pipeline.defs.table_metadata import PREVIEW_ROWS, column_schema, markdown_rows, table_metadata
 
@@ -35,7 +36,7 @@ def rows_in_store(paths: DataPaths) -> tuple[int, Path | None]:
 def preview(sample: Path | None) -> str:
     if sample is None or not sample.exists():
         return "_no rows_"
-    batch = next(pq.ParquetFile(sample).iter_batches(batch_size=PREVIEW_ROWS, columns=PREVIEW_COLUMNS), None)
+    batch = next(pq.ParquetFile(arrow_source(sample)).iter_batches(batch_size=PREVIEW_ROWS, columns=PREVIEW_COLUMNS), None)
     return f"`{sample.name}`\n\n" + markdown_rows(batch.to_pylist() if batch is not None else [])
 
 
