@@ -1,8 +1,8 @@
 """Recorded events encoded once into the Engine.IO packets a Socket.IO server sends for them.
 
-Encoding a 5-11 KB game state to JSON (and python-socketio's recursive search for binary
-arguments) on every emit capped the feed at a few hundred frames/s. A recording is encoded once,
-when the feed loads it, by python-socketio's own packet class (so the wire text is exactly what
+Encoding a ~10 KB (up to 350 KB) game state to JSON (and python-socketio's recursive search for binary
+arguments) on every emit capped the feed at a few hundred frames/s. Each recorded event is encoded
+once, by python-socketio's own packet class (so the wire text is exactly what
 `sio.emit` would have sent: `42["gameStateUpdate",{...}]`, `42/ns,[...]` in another namespace,
 binary arguments as a `451-[...]` packet plus attachments), and the same packet objects are then
 queued to every client.
@@ -44,7 +44,3 @@ def encode_frame(event: ReplayEvent, packet_class: type[sio_packet.Packet] = sio
             pkt.encode()
     return EncodedFrame(event.ts, event.event_name, packets)
 
-
-def encode_frames(events: list[ReplayEvent], packet_class: type[sio_packet.Packet] = sio_packet.Packet,
-                  namespace: str = "/") -> list[EncodedFrame]:
-    return [encode_frame(ev, packet_class, namespace) for ev in events]

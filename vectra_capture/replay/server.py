@@ -3,9 +3,10 @@
 It waits for the first client before emitting (so nothing goes into the void), keeps going
 through client disconnects, paces by the recorded timestamps divided by `speed` (0 = as fast
 as possible, gaps capped at `max_gap` seconds so multi-day recordings stay watchable) and
-broadcasts each event to every connected client. Each event is encoded once, when the server is
-built (packets.py), and the same Engine.IO packets are queued to every client: python-socketio
-still does the handshake, namespaces, pings and acks, but no emit re-encodes a frame.
+broadcasts each event to every connected client. Each event is encoded once (packets.py), ahead of
+its emission from the moment the port is bound, and the same Engine.IO packets are queued to every
+client: python-socketio still does the handshake, namespaces, pings and acks, but no emit
+re-encodes a frame.
 
 It also serves, at `/`, a small browser client (page/index.html + page/client.js) that connects
 back like the rugs.fun web client, and answers that client's own requests (ping, authenticate,
@@ -27,7 +28,7 @@ import socketio
 from aiohttp import web
 from engineio import packet as eio_packet
 
-from vectra_capture.replay.packets import EncodedFrame, encode_frames
+from vectra_capture.replay.packets import EncodedFrame, encode_frame
 from vectra_capture.replay.sources import ReplayEvent
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ NAMESPACE = "/"
 # At --speed 0 the feed waits while a client has more than this many frames queued, so a loop
 # never outruns a slow client into unbounded memory (the queue holds shared packets, not copies).
 MAX_BACKLOG = 1024
+ENCODE_CHUNK = 16  # events encoded ahead per turn of the event loop
 
 
 @dataclass
@@ -79,7 +81,8 @@ class ReplayServer:
         self.summary = ReplaySummary()
         self.sio = socketio.AsyncServer(async_mode="aiohttp", logger=False, engineio_logger=False,
                                         ping_interval=options.ping_interval)
-        self.frames: list[EncodedFrame] = encode_frames(events, self.sio.packet_class, NAMESPACE)
+        self.events = events
+        self.frames: list[EncodedFrame | None] = [None] * len(events)  # each event encoded once (_frame)
         self._first_client = asyncio.Event()
         self._stop = asyncio.Event()
         self.port: int | None = None
@@ -112,7 +115,8 @@ class ReplayServer:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # the bound port when 0 was asked
         self.summary.url = f"http://{self.options.host}:{self.port}"
-        log.info("feed serving %d events on %s", len(self.frames), self.summary.url)
+        log.info("feed serving %d events on %s", len(self.events), self.summary.url)
+        encoder = asyncio.create_task(self._encode_all())
         try:
             waiter = asyncio.create_task(self._first_client.wait())
             stopper = asyncio.create_task(self._stop.wait())
@@ -126,6 +130,7 @@ class ReplayServer:
                     break
             await self._drain()
         finally:
+            encoder.cancel()
             # Close client sockets first: aiohttp's cleanup otherwise waits on open websockets.
             if self.sio.eio.sockets:  # engineio raises on an empty disconnect-all
                 await self.sio.eio.disconnect()
@@ -133,13 +138,29 @@ class ReplayServer:
             await runner.cleanup()
         return self.summary
 
+    def _frame(self, i: int) -> EncodedFrame:
+        frame = self.frames[i]
+        if frame is None:
+            frame = self.frames[i] = encode_frame(self.events[i], self.sio.packet_class, NAMESPACE)
+        return frame
+
+    async def _encode_all(self) -> None:
+        """Encode every event ahead of its emission, from the moment the port is bound, a chunk per
+        turn of the event loop: clients connecting meanwhile are neither refused nor kept waiting,
+        and the first frames go out at once (an emit reaching a frame not yet encoded encodes it)."""
+        for start in range(0, len(self.events), ENCODE_CHUNK):
+            for i in range(start, min(start + ENCODE_CHUNK, len(self.events))):
+                self._frame(i)
+            await asyncio.sleep(0)
+
     async def _emit_all(self) -> None:
         speed, prev_ts = self.options.speed, None
         started = time.monotonic()
         due = 0.0
-        for i, frame in enumerate(self.frames):
+        for i in range(len(self.frames)):
             if self._stop.is_set():
                 return
+            frame = self._frame(i)
             if speed > 0 and frame.ts is not None:
                 if prev_ts is not None:
                     due += min(max(frame.ts - prev_ts, 0.0), self.options.max_gap) / speed
