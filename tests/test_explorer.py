@@ -364,7 +364,9 @@ def test_vectra_up_starts_the_explorer_and_rolls_every_minute(tmp_path: Path) ->
         wait_port(explorer_port, 60)
         deadline = time.monotonic() + 60
         frames: list = []
-        while not frames and time.monotonic() < deadline:
+        # Wait for a feed frame, not just any: on a busy machine the daemon's first rows can be its
+        # own connect_error / reconnect_attempt system events (the feed's port not yet open).
+        while not any(f["event_name"] == "gameStateUpdate" for f in frames) and time.monotonic() < deadline:
             frames = json.loads(http(f"http://127.0.0.1:{explorer_port}/api/live/frames")[1])["frames"]
             time.sleep(0.5)
         assert any(f["event_name"] == "gameStateUpdate" for f in frames)

@@ -3,7 +3,10 @@
 It waits for the first client before emitting (so nothing goes into the void), keeps going
 through client disconnects, paces by the recorded timestamps divided by `speed` (0 = as fast
 as possible, gaps capped at `max_gap` seconds so multi-day recordings stay watchable) and
-broadcasts each event to every connected client.
+broadcasts each event to every connected client. Each event is encoded once (packets.py), ahead of
+its emission from the moment the port is bound, and the same Engine.IO packets are queued to every
+client: python-socketio still does the handshake, namespaces, pings and acks, but no emit
+re-encodes a frame.
 
 It also serves, at `/`, a small browser client (page/index.html + page/client.js) that connects
 back like the rugs.fun web client, and answers that client's own requests (ping, authenticate,
@@ -23,7 +26,9 @@ from pathlib import Path
 
 import socketio
 from aiohttp import web
+from engineio import packet as eio_packet
 
+from vectra_capture.replay.packets import EncodedFrame, encode_frame
 from vectra_capture.replay.sources import ReplayEvent
 
 log = logging.getLogger(__name__)
@@ -35,6 +40,11 @@ REQUEST_ACKS: dict[str, object] = {
     "buyOrder": {"success": True}, "sellOrder": {"success": True}, "requestSidebet": {"success": True},
     "authenticate": {"success": True}, "ping": None,
 }
+NAMESPACE = "/"
+# At --speed 0 the feed waits while a client has more than this many frames queued, so a loop
+# never outruns a slow client into unbounded memory (the queue holds shared packets, not copies).
+MAX_BACKLOG = 1024
+ENCODE_CHUNK = 16  # events encoded ahead per turn of the event loop
 
 
 @dataclass
@@ -67,11 +77,12 @@ class ReplaySummary:
 
 class ReplayServer:
     def __init__(self, events: list[ReplayEvent], options: ReplayOptions) -> None:
-        self.events = events
         self.options = options
         self.summary = ReplaySummary()
         self.sio = socketio.AsyncServer(async_mode="aiohttp", logger=False, engineio_logger=False,
                                         ping_interval=options.ping_interval)
+        self.events = events
+        self.frames: list[EncodedFrame | None] = [None] * len(events)  # each event encoded once (_frame)
         self._first_client = asyncio.Event()
         self._stop = asyncio.Event()
         self.port: int | None = None
@@ -105,6 +116,7 @@ class ReplayServer:
         self.port = site._server.sockets[0].getsockname()[1]  # the bound port when 0 was asked
         self.summary.url = f"http://{self.options.host}:{self.port}"
         log.info("feed serving %d events on %s", len(self.events), self.summary.url)
+        encoder = asyncio.create_task(self._encode_all())
         try:
             waiter = asyncio.create_task(self._first_client.wait())
             stopper = asyncio.create_task(self._stop.wait())
@@ -118,6 +130,7 @@ class ReplayServer:
                     break
             await self._drain()
         finally:
+            encoder.cancel()
             # Close client sockets first: aiohttp's cleanup otherwise waits on open websockets.
             if self.sio.eio.sockets:  # engineio raises on an empty disconnect-all
                 await self.sio.eio.disconnect()
@@ -125,25 +138,57 @@ class ReplayServer:
             await runner.cleanup()
         return self.summary
 
+    def _frame(self, i: int) -> EncodedFrame:
+        frame = self.frames[i]
+        if frame is None:
+            frame = self.frames[i] = encode_frame(self.events[i], self.sio.packet_class, NAMESPACE)
+        return frame
+
+    async def _encode_all(self) -> None:
+        """Encode every event ahead of its emission, from the moment the port is bound, a chunk per
+        turn of the event loop: clients connecting meanwhile are neither refused nor kept waiting,
+        and the first frames go out at once (an emit reaching a frame not yet encoded encodes it)."""
+        for start in range(0, len(self.events), ENCODE_CHUNK):
+            for i in range(start, min(start + ENCODE_CHUNK, len(self.events))):
+                self._frame(i)
+            await asyncio.sleep(0)
+
     async def _emit_all(self) -> None:
         speed, prev_ts = self.options.speed, None
         started = time.monotonic()
         due = 0.0
-        for i, ev in enumerate(self.events):
+        for i in range(len(self.frames)):
             if self._stop.is_set():
                 return
-            if speed > 0 and ev.ts is not None:
+            frame = self._frame(i)
+            if speed > 0 and frame.ts is not None:
                 if prev_ts is not None:
-                    due += min(max(ev.ts - prev_ts, 0.0), self.options.max_gap) / speed
-                prev_ts = ev.ts
+                    due += min(max(frame.ts - prev_ts, 0.0), self.options.max_gap) / speed
+                prev_ts = frame.ts
                 wait = started + due - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
-            await self.sio.emit(ev.event_name, data=tuple(ev.args))
+            await self._broadcast(frame)
             self.summary.emitted += 1
-            self.summary.by_event[ev.event_name] += 1
+            self.summary.by_event[frame.event_name] += 1
             if speed == 0 and i % 64 == 0:
-                await asyncio.sleep(0)  # let the socket writers run
+                await self._wait_for_backlogs()  # and let the socket writers run
+
+    async def _broadcast(self, frame: EncodedFrame) -> None:
+        """Queue the frame's pre-encoded packets to every client connected to the namespace
+        (what `sio.emit` does, minus encoding the frame again and a task per client)."""
+        eio = self.sio.eio
+        for _sid, eio_sid in self.sio.manager.get_participants(NAMESPACE, None):
+            for pkt in frame.packets:
+                # A binary attachment gets its own packet: its encoding differs per transport.
+                await eio.send_packet(eio_sid, eio_packet.Packet(pkt.packet_type, pkt.data) if pkt.binary else pkt)
+
+    async def _wait_for_backlogs(self) -> None:
+        await asyncio.sleep(0)
+        for sock in list(self.sio.eio.sockets.values()):
+            while sock.queue.qsize() > MAX_BACKLOG and not sock.closed and not self._stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(sock.queue.join(), 0.05)  # the writer took all it had queued
 
     async def _drain(self) -> None:
         """Wait until every connected client's outgoing queue is empty, so a replay that ends
