@@ -52,7 +52,8 @@ def up(state_dir: Path, deploy_dir: Path, data_dir: str | None, workers: int, po
        scheduler_port: int, dashboard_port: int, s3_port: int, ui_port: int) -> None:
     """Start the cluster; Ctrl-C stops all. A child that exits non-zero is restarted with backoff."""
     settings = ClusterSettings(state_dir.resolve(), deploy_dir.resolve(), data_dir, postgres_port=postgres_port,
-                               scheduler_port=scheduler_port, dashboard_port=dashboard_port, s3_port=s3_port, ui_port=ui_port, workers=workers)
+                               scheduler_port=scheduler_port, dashboard_port=dashboard_port, s3_port=s3_port,
+                               ui_port=ui_port, workers=workers)
     postgres = settings.postgres()
     try:
         postgres.init()

@@ -43,6 +43,10 @@ def find_bin_dir() -> Path:
                           "`apt-get install -y postgresql` (Debian/Ubuntu) or put them on PATH")
 
 
+class PostgresStateUnreachable(RuntimeError):
+    """As root, the server runs as `postgres`, which must be able to enter the state folder."""
+
+
 @dataclass
 class LocalPostgres:
     state_dir: Path  # holds pgdata/, the socket folder and the password file
@@ -82,6 +86,9 @@ class LocalPostgres:
         self.socket_dir.mkdir(mode=0o700, exist_ok=True)
         self._hand_over(self.state_dir)
         self._hand_over(self.socket_dir)
+        if subprocess.run(self._as_service_user(["test", "-w", str(self.state_dir)]), cwd="/").returncode:
+            raise PostgresStateUnreachable(f"{self.state_dir}: the {SERVICE_USER} user cannot reach it (a parent "
+                                           "folder is private); choose a state folder under one others may enter")
         if (self.data_dir / "PG_VERSION").exists():
             return
         if not self.password_file.exists():
