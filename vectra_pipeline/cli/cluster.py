@@ -8,9 +8,9 @@ import os
 import socket
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
-import boto3
 import click
 
 from vectra_pipeline.cli.common import stop_on_signals
@@ -75,9 +75,9 @@ def up(state_dir: Path, deploy_dir: Path, data_dir: str | None, workers: int, po
             supervisor.add(f"dask-worker-{n}", settings.worker_command(n))
         if settings.data_root.startswith(f"s3://{S3_BUCKET}/") and env.get("AWS_ENDPOINT_URL") == settings.s3_endpoint:
             _wait_port(settings.s3_port)
-            boto3.client("s3", endpoint_url=settings.s3_endpoint, region_name=env["AWS_REGION"],
-                         aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                         ).create_bucket(Bucket=S3_BUCKET)  # moto keeps buckets in memory: made at each start
+            # moto keeps buckets in memory (made at each start) and takes an unsigned PUT
+            urllib.request.urlopen(urllib.request.Request(f"{settings.s3_endpoint}/{S3_BUCKET}", method="PUT"),
+                                   timeout=10).close()
         supervisor.add("dagster-daemon", settings.daemon_command())
         supervisor.add("dagster-webserver", settings.webserver_command())
         click.echo(
