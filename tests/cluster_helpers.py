@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,11 +89,12 @@ class BackgroundRun(threading.Thread):
             self.error = exc
 
 
-@pytest.fixture(scope="module")
-def local_cluster() -> Iterator[LocalCluster]:
-    postgres_or_skip()
+@contextmanager
+def start_local_cluster(workers: int = 2) -> Iterator[LocalCluster]:
+    """PostgreSQL, a Dask scheduler and `workers` workers on free ports; this process's environment is the
+    cluster's while it runs (it orchestrates the runs: the cluster's instance and executor)."""
     # not under pytest's basetemp: as root the server runs as `postgres`, which cannot enter a 0700 parent
-    state = Path(tempfile.mkdtemp(prefix="vectra_test_cluster_"))
+    state = Path(tempfile.mkdtemp(prefix="vectra_cluster_"))
     state.chmod(0o711)
     settings = ClusterSettings(state, ROOT / "deploy", postgres_port=free_port(), scheduler_port=free_port(),
                                dashboard_port=free_port())
@@ -114,10 +116,10 @@ def local_cluster() -> Iterator[LocalCluster]:
         cluster.env = settings.env(postgres)
         start("scheduler", settings.scheduler_command(), cluster.env)
         wait_port(settings.scheduler_port, 60)
-        for n in range(2):
+        for n in range(workers):
             start(f"worker-{n}", settings.worker_command(n), cluster.env)
-        cluster.wait_workers(2)
-        os.environ.update(cluster.env)  # this process orchestrates the runs: the cluster's instance and executor
+        cluster.wait_workers(workers)
+        os.environ.update(cluster.env)
         yield cluster
     finally:
         os.environ.clear()
@@ -131,3 +133,10 @@ def local_cluster() -> Iterator[LocalCluster]:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def local_cluster() -> Iterator[LocalCluster]:
+    postgres_or_skip()
+    with start_local_cluster() as cluster:
+        yield cluster
