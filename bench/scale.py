@@ -47,7 +47,7 @@ def generate_days(paths: DataPaths, days: int, scale: float) -> dict:
     return {"days": days, "raw_rows": rows}
 
 
-def set_status(dask_worker, status: str) -> None:  # noqa: ANN001 - runs inside the Dask worker
+def set_status(status: str, dask_worker=None) -> None:  # noqa: ANN001 - Dask passes its worker in
     dask_worker.status = Status[status]
 
 

@@ -34,6 +34,7 @@ from dagster._serdes import deserialize_value, serialize_value
 
 ADDRESS_ENV = "DAGSTER_DASK_ADDRESS"  # tcp://host:port of the Dask scheduler
 HEALTH_CHECK_SECONDS = 5  # how often the executor asks Dask whether a running step's task is still alive
+_CLIENTS: dict[str, dask.distributed.Client] = {}
 
 
 def run_step(execute_step_args: str) -> str:
@@ -51,7 +52,6 @@ def run_step(execute_step_args: str) -> str:
 class DaskStepHandler(StepHandler):
     def __init__(self, address: str) -> None:
         self.address = address
-        self._client: dask.distributed.Client | None = None
         self._futures: dict[str, dask.distributed.Future] = {}
 
     @property
@@ -59,9 +59,11 @@ class DaskStepHandler(StepHandler):
         return "DaskStepHandler"
 
     def client(self) -> dask.distributed.Client:
-        if self._client is None:
-            self._client = dask.distributed.Client(self.address, set_as_default=False)
-        return self._client
+        # one client per scheduler and process, shared by the runs this process orchestrates
+        client = _CLIENTS.get(self.address)
+        if client is None or client.status in ("closed", "closing"):
+            client = _CLIENTS[self.address] = dask.distributed.Client(self.address, set_as_default=False)
+        return client
 
     @staticmethod
     def _step_key(ctx: StepHandlerContext) -> str:

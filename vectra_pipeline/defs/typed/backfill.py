@@ -26,6 +26,8 @@ class DateRange(dg.Config):
 
 
 def dates_between(start: str, end: str) -> list[str]:
+    if start > end:
+        raise dg.Failure(f"the range {start}..{end} is empty (start after end)")
     dates = [start]
     while dates[-1] < end:
         if len(dates) >= MAX_DATES:
