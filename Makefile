@@ -47,6 +47,7 @@ test: install lint postgresql
 		else echo "make test: chromium is missing; install it with 'sudo apt-get install -y chromium' (the browser tests are skipped until then)"; fi; }
 	$(VENV)/bin/dg check defs
 	$(VENV)/bin/dagster definitions validate -w workspace.yaml
+	VECTRA_EXECUTOR=dask DAGSTER_DASK_ADDRESS=tcp://127.0.0.1:8786 $(VENV)/bin/dagster definitions validate -w deploy/workspace.yaml
 	$(PY) -m pytest -q
 
 # Benchmarks print JSON with ratios against a baseline measured in the same run (see README).

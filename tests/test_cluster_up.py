@@ -1,6 +1,7 @@
 """`vectra cluster up` (what `make run-cluster` runs) starts PostgreSQL, the Dask scheduler and two
-workers, a moto S3 server with the data root's bucket, the Dagster daemon and UI on 127.0.0.1, and
-Ctrl-C stops all of them. Real processes; skipped only without PostgreSQL's binaries."""
+workers, a moto S3 server with the data root's bucket, the Dagster daemon and UI on 127.0.0.1; a run
+submitted to the UI is queued, launched by the daemon and its steps run on the Dask workers; Ctrl-C
+stops all of them. Real processes; skipped only without PostgreSQL's binaries."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ from pathlib import Path
 
 import dask.distributed
 import psycopg2
+from dagster import DagsterRunStatus
+from dagster_graphql import DagsterGraphQLClient
+from pipeline_helpers import fixture_records, land
 
-from tests.cluster_helpers import postgres_or_skip
+from tests.cluster_helpers import backfill_config, postgres_or_skip
 from tests.conftest import free_port, wait_for
+from vectra_capture.store.layout import DataPaths
 
 
 def is_open(port: int) -> bool:
@@ -57,6 +62,17 @@ def test_cluster_up_starts_every_piece_and_ctrl_c_stops_them(procs) -> None:
             assert len(client.scheduler_info()["workers"]) == 2
         with urllib.request.urlopen(f"http://127.0.0.1:{ports['s3']}/", timeout=10) as resp:
             assert b"<Name>vectra</Name>" in resp.read()  # the data root's bucket
+
+        # the production path: UI (GraphQL) -> run queue -> daemon -> run process -> steps on Dask
+        data = DataPaths(state / "local_data")
+        land(data, fixture_records("samples"), "samples")
+        ui = DagsterGraphQLClient("127.0.0.1", port_number=ports["ui"])
+        run_id = ui.submit_job_execution("typed_backfill",
+                                         run_config=backfill_config(data.root, "2025-12-07", "2025-12-07"))
+        done = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
+        assert wait_for(lambda: ui.get_run_status(run_id) in done, 300, interval=1)
+        assert ui.get_run_status(run_id) == DagsterRunStatus.SUCCESS
+        assert (data.partition_dir("games", "2025-12-07") / "games.parquet").exists()
 
         up.signal(signal.SIGINT)
         assert up.wait(90) == 0, up.stderr()[-3000:]
