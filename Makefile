@@ -27,8 +27,9 @@ run: install
 # a folder (default .cluster/data) or s3://vectra/data (kept in the moto server this starts).
 CLUSTER_STATE ?= $(CURDIR)/.cluster
 DATA_DIR ?= $(CLUSTER_STATE)/data
+CLUSTER_ARGS ?=  # e.g. --ui-port 3001 --workers 4 (see `vectra cluster up --help`)
 run-cluster: install postgresql
-	$(VENV)/bin/vectra cluster up --state-dir $(CLUSTER_STATE) --deploy-dir $(CURDIR)/deploy --data-dir $(DATA_DIR)
+	$(VENV)/bin/vectra cluster up --state-dir $(CLUSTER_STATE) --deploy-dir $(CURDIR)/deploy --data-dir $(DATA_DIR) $(CLUSTER_ARGS)
 
 # PostgreSQL's server binaries (the cluster and its tests): installed here when missing and we are root.
 postgresql:
