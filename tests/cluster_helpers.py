@@ -21,6 +21,7 @@ import pytest
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from tests.conftest import ROOT, free_port, wait_port
+from vectra_pipeline.cluster.executor import close_clients
 from vectra_pipeline.cluster.postgres import LocalPostgres, PostgresMissing, find_bin_dir
 from vectra_pipeline.cluster.processes import ClusterSettings
 
@@ -122,6 +123,7 @@ def start_local_cluster(workers: int = 2) -> Iterator[LocalCluster]:
         os.environ.update(cluster.env)
         yield cluster
     finally:
+        close_clients()  # the executor's cached clients would keep calling a scheduler that is gone
         os.environ.clear()
         os.environ.update(saved)
         for proc in reversed(cluster.procs):  # each started its own session: the whole tree stops

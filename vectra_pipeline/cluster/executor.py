@@ -37,6 +37,12 @@ HEALTH_CHECK_SECONDS = 5  # how often the executor asks Dask whether a running s
 _CLIENTS: dict[str, dask.distributed.Client] = {}
 
 
+def close_clients() -> None:
+    """Close this process's Dask clients (a long-lived orchestrating process whose scheduler went away)."""
+    while _CLIENTS:
+        _CLIENTS.popitem()[1].close(timeout=5)
+
+
 def run_step(execute_step_args: str) -> str:
     """The Dask task: one step, in the worker process, writing its events to the instance."""
     args = deserialize_value(execute_step_args, ExecuteStepArgs)
