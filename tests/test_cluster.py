@@ -141,20 +141,3 @@ def test_a_worker_killed_mid_step_is_retried_and_the_partition_completes(
     assert_same_outputs(cluster_paths, local_paths, exact=False)
     assert wait_for(lambda: len(local_cluster.worker_pids()) == 2, timeout=120)  # the nanny restarted it
 
-
-def test_two_runs_of_the_job_at_once_keep_their_own_steps(local_cluster: LocalCluster, tmp_path: Path) -> None:
-    """Two backfills of one job side by side (as a sensor run next to a UI backfill): each run executes
-    its own steps on its own data root (dagster-dask's own executor keyed tasks by job and step, so the
-    second run would have been handed the first run's tasks)."""
-    roots = [fixture_root(tmp_path / name) for name in ("a", "b")]
-    runs = [BackgroundRun(local_cluster, backfill_config(p.root, "2025-10-29", "2025-10-30")) for p in roots]
-    for run in runs:
-        run.start()
-    for run in runs:
-        run.join(600)
-        assert run.error is None and run.success, run.error
-    assert runs[0].run_id != runs[1].run_id
-    for run, paths in zip(runs, roots, strict=True):
-        succeeded = [e for e in step_events(local_cluster, run.run_id) if e.event_type_value == "STEP_SUCCESS"]
-        assert len(succeeded) == 1 + 2 + 1 + 2  # fan-out, 2 dates, collect, 2 dates
-        assert {Path(k).parts[1] for k in typed_files(paths)} == {f"doc_type={t}" for t in TABLES}
