@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from vectra_capture.store.atomic import ensure_dir
 from vectra_pipeline.cli.common import stop_on_signals
 from vectra_pipeline.cli.supervisor import Supervisor
 from vectra_pipeline.cluster.postgres import PostgresMissing
@@ -60,7 +61,7 @@ def up(state_dir: Path, deploy_dir: Path, data_dir: str | None, workers: int, po
     except PostgresMissing as exc:
         raise click.ClickException(str(exc)) from exc
     if not settings.data_root.startswith("s3://"):
-        Path(settings.data_root).mkdir(parents=True, exist_ok=True)
+        ensure_dir(Path(settings.data_root))
     stop = stop_on_signals()
     supervisor = Supervisor(dict(os.environ))
     reason = None

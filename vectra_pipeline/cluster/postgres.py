@@ -19,6 +19,8 @@ from pathlib import Path
 
 import psycopg2
 
+from vectra_capture.store.atomic import atomic_write_bytes, ensure_dir
+
 ROLE = "vectra"
 DATABASE = "dagster"
 SERVICE_USER = "postgres"  # who runs the server when we are root
@@ -82,8 +84,10 @@ class LocalPostgres:
     def init(self) -> None:
         """initdb once (a role `vectra` with a generated password, scram-sha-256 over TCP)."""
         bin_dir = find_bin_dir()
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.socket_dir.mkdir(mode=0o700, exist_ok=True)
+        ensure_dir(self.socket_dir)  # private folders (the store's mode)
+        if os.geteuid() == 0:  # the server's user must pass through the cluster's state folder (not list it)
+            parent = self.state_dir.parent
+            parent.chmod(parent.stat().st_mode | 0o011)
         self._hand_over(self.state_dir)
         self._hand_over(self.socket_dir)
         if subprocess.run(self._as_service_user(["test", "-w", str(self.state_dir)]), cwd="/").returncode:
@@ -92,7 +96,7 @@ class LocalPostgres:
         if (self.data_dir / "PG_VERSION").exists():
             return
         if not self.password_file.exists():
-            self.password_file.write_text(secrets.token_urlsafe(24) + "\n")
+            atomic_write_bytes(self.password_file, (secrets.token_urlsafe(24) + "\n").encode())
         self.password_file.chmod(0o600)
         self._hand_over(self.password_file)  # initdb reads it as the service user
         subprocess.run(self._as_service_user([
