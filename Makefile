@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 FEED ?= local
 
-.PHONY: install run test lint bench clean
+.PHONY: install run run-cluster postgresql test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,16 +22,33 @@ run: install
 	$(VENV)/bin/vectra up --feed $(FEED) --dagster-home $(CURDIR)/dagster_home --workspace workspace.yaml \
 		--recordings tests/fixtures/raw/websocket_raw_samples.jsonl --recordings tests/fixtures/legacy/rugs_recordings
 
+# The same pipeline on a local cluster (deploy/): PostgreSQL, a Dask scheduler and two workers, a moto S3
+# server, the Dagster daemon and UI, on 127.0.0.1; Ctrl-C stops all. DATA_DIR is the one data-root switch:
+# a folder (default .cluster/data) or s3://vectra/data (kept in the moto server this starts).
+CLUSTER_STATE ?= $(CURDIR)/.cluster
+DATA_DIR ?= $(CLUSTER_STATE)/data
+CLUSTER_ARGS ?=  # e.g. --ui-port 3001 --workers 4 (see `vectra cluster up --help`)
+run-cluster: install postgresql
+	$(VENV)/bin/vectra cluster up --state-dir $(CLUSTER_STATE) --deploy-dir $(CURDIR)/deploy --data-dir $(DATA_DIR) $(CLUSTER_ARGS)
+
+# PostgreSQL's server binaries (the cluster and its tests): installed here when missing and we are root.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { if [ "$$(id -u)" = 0 ]; then \
+		apt-get update && apt-get install -y --no-install-recommends postgresql \
+		|| echo "make: could not install postgresql; the cluster tests will be skipped"; \
+		else echo "make: PostgreSQL is missing; install it with 'sudo apt-get install -y postgresql' (the cluster tests are skipped until then)"; fi; }
+
 lint: install
 	$(VENV)/bin/ruff check .
 
 # The browser-capture tests run a real headless Chromium: installed here when missing and we are root.
-test: install lint
+test: install lint postgresql
 	@command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium \
 		|| echo "make test: could not install chromium; the browser tests will be skipped"; \
 		else echo "make test: chromium is missing; install it with 'sudo apt-get install -y chromium' (the browser tests are skipped until then)"; fi; }
 	$(VENV)/bin/dg check defs
 	$(VENV)/bin/dagster definitions validate -w workspace.yaml
+	VECTRA_EXECUTOR=dask DAGSTER_DASK_ADDRESS=tcp://127.0.0.1:8786 $(VENV)/bin/dagster definitions validate -w deploy/workspace.yaml
 	$(PY) -m pytest -q
 
 # Benchmarks print JSON with ratios against a baseline measured in the same run (see README).
@@ -43,6 +60,7 @@ bench: install
 	$(PY) bench/dagster_run.py
 	$(PY) bench/cdp.py
 	$(PY) bench/explorer.py
+	$(PY) bench/scale.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .cluster

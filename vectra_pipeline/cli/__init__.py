@@ -18,7 +18,7 @@ from vectra_pipeline.cli.common import VectraGroup
 COMMANDS = {
     "capture": "capture", "status": "capture", "tail": "tail", "browser": "browser", "up": "up", "feed": "feed",
     "explorer": "explorer", "legacy": "legacy", "data": "data", "schema": "schema", "index": "index",
-    "notes": "index", "protocol": "protocol", "mcp": "mcp",
+    "notes": "index", "protocol": "protocol", "mcp": "mcp", "cluster": "cluster",
 }
 
 

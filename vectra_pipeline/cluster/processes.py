@@ -1,0 +1,89 @@
+"""The processes of the local cluster and the environment they share, on 127.0.0.1 only.
+
+    PostgreSQL            Dagster's runs, event logs, schedules (deploy/dagster.yaml)
+    Dask scheduler        takes each step of a run as a task
+    Dask workers (2)      run the steps (one process, one thread each)
+    moto S3 server        an S3-compatible endpoint for an s3:// data root
+    dagster-daemon        schedules, sensors, the run queue, backfills
+    dagster-webserver     the UI
+
+`vectra cluster up` starts them supervised; the tests start the ones they need from the same commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from vectra_pipeline.cluster.executor import ADDRESS_ENV
+from vectra_pipeline.cluster.postgres import LocalPostgres
+from vectra_pipeline.definitions import EXECUTOR_ENV
+
+HOST = "127.0.0.1"
+S3_BUCKET = "vectra"
+# moto accepts any credentials; these only make the AWS clients sign their requests
+MOTO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "vectra-local", "AWS_SECRET_ACCESS_KEY": "vectra-local",
+                    "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+@dataclass
+class ClusterSettings:
+    state_dir: Path  # PostgreSQL's data, Dask's scratch space, Dagster's artifacts, the local data root
+    deploy_dir: Path  # DAGSTER_HOME: deploy/dagster.yaml and deploy/workspace.yaml
+    data_dir: str | None = None  # RUGS_DATA_DIR: a folder or s3://bucket/prefix (default: <state_dir>/data)
+    postgres_port: int = 5433
+    scheduler_port: int = 8786
+    dashboard_port: int = 8787
+    s3_port: int = 9000
+    ui_port: int = 3000
+    workers: int = 2
+
+    @property
+    def data_root(self) -> str:
+        return self.data_dir or str(self.state_dir / "data")
+
+    @property
+    def scheduler_address(self) -> str:
+        return f"tcp://{HOST}:{self.scheduler_port}"
+
+    @property
+    def s3_endpoint(self) -> str:
+        return f"http://{HOST}:{self.s3_port}"
+
+    def postgres(self) -> LocalPostgres:
+        return LocalPostgres(self.state_dir / "postgres", self.postgres_port)
+
+    def env(self, postgres: LocalPostgres) -> dict[str, str]:
+        """What every Dagster and Dask process of the cluster reads."""
+        env = {**os.environ, **postgres.env(),
+               "DAGSTER_HOME": str(self.deploy_dir), "VECTRA_DAGSTER_ARTIFACTS": str(self.state_dir / "dagster"),
+               EXECUTOR_ENV: "dask", ADDRESS_ENV: self.scheduler_address, "RUGS_DATA_DIR": self.data_root,
+               # how often a run's executor reads its steps' events back (Dagster's default: 1 s per loop,
+               # which a date's sub-second steps would mostly spend waiting)
+               "DAGSTER_STEP_DELEGATING_EXECUTOR_SLEEP_SECONDS": "0.2"}
+        if self.data_root.startswith("s3://") and "AWS_ENDPOINT_URL" not in os.environ:
+            # no S3 of its own configured: the data root lives in the local moto server
+            env.update({"AWS_ENDPOINT_URL": self.s3_endpoint, **MOTO_CREDENTIALS})
+        return env
+
+    # -- commands -----------------------------------------------------------------------------
+    def scheduler_command(self) -> list[str]:
+        return [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", HOST,
+                "--port", str(self.scheduler_port), "--dashboard-address", f"{HOST}:{self.dashboard_port}"]
+
+    def worker_command(self, n: int) -> list[str]:
+        # one process, one thread: Dagster steps are not meant to share a process's threads
+        return [sys.executable, "-m", "distributed.cli.dask_worker", self.scheduler_address, "--host", HOST,
+                "--nworkers", "1", "--nthreads", "1", "--name", f"worker-{n}", "--no-dashboard",
+                "--local-directory", str(self.state_dir / "dask")]
+
+    def moto_command(self) -> list[str]:
+        return [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.s3_port)]
+
+    def daemon_command(self) -> list[str]:
+        return [sys.executable, "-m", "dagster._daemon", "run", "-w", str(self.deploy_dir / "workspace.yaml")]
+
+    def webserver_command(self) -> list[str]:
+        return [sys.executable, "-m", "dagster_webserver", "-w", str(self.deploy_dir / "workspace.yaml"),
+                "-h", HOST, "-p", str(self.ui_port)]
