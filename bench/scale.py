@@ -64,15 +64,12 @@ def backfill_seconds(cluster: LocalCluster, data_dir: Path, last_day: str) -> fl
     return seconds
 
 
-def storage_comparison(paths: DataPaths, days: int) -> dict:
-    """HOOK (object storage vs the local folder, the s3:// data-root work): bench/scale_storage.py
-    measures derive and query on an s3:// data root against this folder; when it exists it is called
-    here, in the same run, and its ratios join this report under "storage"."""
-    if not (ROOT / "bench" / "scale_storage.py").exists():
-        return {"skipped": "bench/scale_storage.py is not here yet"}
-    import scale_storage  # noqa: PLC0415 - optional, the other half of this benchmark
+def storage_comparison(scale: float, rounds: int) -> dict:
+    """Object storage vs the local folder in the same run: derive one synthetic date and query it on
+    an s3:// data root (a moto server on 127.0.0.1) and on a folder (bench/scale_storage.py)."""
+    import scale_storage  # noqa: PLC0415 - the other half of this benchmark, a sibling script
 
-    return scale_storage.measure(paths, days)
+    return scale_storage.measure_storage(scale=scale, rounds=rounds)
 
 
 def main() -> None:
@@ -102,7 +99,7 @@ def main() -> None:
             "median_seconds_1_worker": round(one, 2), "median_seconds_2_workers": round(two, 2),
             "speedup_2_over_1": round(one / two, 2),
             "note": "DuckDB uses every core within one step: on one machine the ceiling is its core count",
-            "storage": storage_comparison(paths, args.days),
+            "storage": storage_comparison(args.scale, args.rounds),
         }
     print(json.dumps(report, indent=2))
 
