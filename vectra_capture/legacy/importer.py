@@ -40,7 +40,7 @@ from vectra_capture.legacy.summary import FileResult, failed_result, summarize
 from vectra_capture.store import FileLock, lock_path, read_manifest, replace_file_set, write_manifest
 from vectra_capture.store.fingerprints import content_digest, same_stat, stat_entry
 from vectra_capture.store.layout import DataPaths, default_legacy_dir
-from vectra_capture.store.lease import PIPELINE_WRITER, Lease
+from vectra_capture.store.lease import LEGACY_IMPORT_WRITER, Lease
 from vectra_capture.store.quarantine import replace_quarantine_file_set
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ def import_legacy(
     if on_plan:
         on_plan(len(files))
     results: dict[str, FileResult] = {}
-    with FileLock(lock_path(paths, MANIFEST)), Lease(paths, PIPELINE_WRITER):
+    with FileLock(lock_path(paths, MANIFEST)), Lease(paths, LEGACY_IMPORT_WRITER):
         manifest = read_manifest(paths, MANIFEST) or {"version": 1, "files": {}}
         entries: dict[str, Any] = manifest.setdefault("files", {})
         dirty = 0

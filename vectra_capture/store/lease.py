@@ -1,13 +1,14 @@
 """One writer per store across machines, on an object root: a lease object per writer.
 
 flocks (locks.py) only see processes of one host. On an s3:// root a writer (`capture`: the
-capture daemon; `pipeline`: derivations, the legacy import, the vector index) also writes
-`_leases/<writer>.json` (host, pid, started, heartbeat) when it starts and refreshes the
+capture daemon; `typed-<date>`: one date's derivation; `legacy-import`; `index-<table>`: one
+vector table's build) also writes `_leases/<writer>.json` (host, pid, started, heartbeat) when it starts and refreshes the
 heartbeat while it runs. A start is refused, naming the host, when another host's lease had a
 heartbeat less than `VECTRA_LEASE_MINUTES` (default 5) ago; a clean stop removes the lease, a
 crashed host's lease goes stale. This is a guard, not a consensus protocol (S3 has no
 compare-and-swap here): the rule it backs is that only one host runs each writer per root
-(docs/decisions/0015-object-storage-root.md). A local root has no leases (flocks suffice).
+(docs/decisions/0015-object-storage-root.md). Writers are as narrow as what they write, so the
+cluster's workers on several hosts derive different dates side by side (decision 0016). A local root has no leases (flocks suffice).
 """
 
 from __future__ import annotations
@@ -29,7 +30,16 @@ LEASE_MINUTES_ENV = "VECTRA_LEASE_MINUTES"
 DEFAULT_LEASE_MINUTES = 5.0
 HEARTBEAT_SECONDS = 60.0
 CAPTURE_WRITER = "capture"
-PIPELINE_WRITER = "pipeline"
+LEGACY_IMPORT_WRITER = "legacy-import"
+
+
+def derivation_writer(date: str) -> str:
+    """The typed partitions of one date (every typed table of it)."""
+    return f"typed-{date}"
+
+
+def index_writer(table: str) -> str:
+    return f"index-{table}"
 
 
 class LeaseHeld(RuntimeError):

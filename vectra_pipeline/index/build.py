@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from vectra_capture.store.fingerprints import changed_files
 from vectra_capture.store.layout import DataPaths
-from vectra_capture.store.lease import PIPELINE_WRITER, Lease
+from vectra_capture.store.lease import Lease, index_writer
 from vectra_pipeline.duck import sql_values
 from vectra_pipeline.index.checkpoint import read_checkpoint, save_table_entry, table_entry
 from vectra_pipeline.index.docs.common import Doc
@@ -90,7 +90,7 @@ def build_table(
     """Full or incremental build of one table, under the table's writer lock (waited for up to
     lock_wait_s; LockHeld when another build still holds it)."""
     embedder = embedder or get_embedder()
-    with table_lock(paths, table, lock_wait_s), Lease(paths, PIPELINE_WRITER):
+    with table_lock(paths, table, lock_wait_s), Lease(paths, index_writer(table)):
         started = time.perf_counter()
         result = _build_locked(paths, table, full, embedder, progress)
     # model loading is paid once per process, not per document: keep it out of docs/s

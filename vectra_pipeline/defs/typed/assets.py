@@ -6,7 +6,7 @@ the run's partition keys."""
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from vectra_capture.store.lease import PIPELINE_WRITER, Lease
+from vectra_capture.store.lease import Lease, derivation_writer
 from vectra_pipeline.defs.landing.assets import DAILY
 from vectra_pipeline.defs.landing.resources import DataRootResource
 from vectra_pipeline.defs.table_metadata import column_schema, markdown_rows, table_metadata
@@ -59,15 +59,15 @@ def derive_partitions(context: dg.AssetExecutionContext, data_root: DataRootReso
                       tables: list[str]) -> dict[str, list[DeriveResult]]:
     paths = data_root.paths()
     out: dict[str, list[DeriveResult]] = {t: [] for t in tables}
-    with Lease(paths, PIPELINE_WRITER):  # an object root: one pipeline host at a time
-        ensure_manifest(paths)
-        for date in context.partition_keys:
-            # one connection per date: its staged parse serves every table of that date
-            with duckdb.get_connection() as con:
-                for table in tables:
-                    r = derive_table(con, paths, table, date)
-                    context.log.info("%s %s: %s", table, date, r.metadata())
-                    out[table].append(r)
+    ensure_manifest(paths)
+    for date in context.partition_keys:
+        # one connection per date: its staged parse serves every table of that date; on an object
+        # root one host at a time derives a date
+        with Lease(paths, derivation_writer(date)), duckdb.get_connection() as con:
+            for table in tables:
+                r = derive_table(con, paths, table, date)
+                context.log.info("%s %s: %s", table, date, r.metadata())
+                out[table].append(r)
     return out
 
 

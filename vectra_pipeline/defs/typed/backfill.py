@@ -11,6 +11,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from vectra_capture.store.lease import Lease, derivation_writer
 from vectra_pipeline.defs.landing.resources import DataRootResource
 from vectra_pipeline.defs.typed.assets import RAW_TABLES, materialize_result
 from vectra_pipeline.derive.common import shift
@@ -44,7 +45,9 @@ def fan_out(dates: list[str]):
 def derive_and_report(context: dg.OpExecutionContext, data_root: DataRootResource, duckdb: DuckDBResource,
                       tables: tuple[str, ...], date: str):
     paths = data_root.paths()
-    with duckdb.get_connection() as con:  # one connection: the date's staged parse serves every table
+    # one connection: the date's staged parse serves every table; on an object root one host at a
+    # time derives a date (workers on other hosts derive other dates)
+    with Lease(paths, derivation_writer(date)), duckdb.get_connection() as con:
         for table in tables:
             result = derive_table(con, paths, table, date)
             context.log.info("%s %s: %s", table, date, result.metadata())
