@@ -207,3 +207,33 @@ def test_uploader_killed_mid_upload_leaves_no_partial_object(
     assert s3_server.keys(bucket) == [key]
     got = pq.read_table(pa.BufferReader(object_bytes(s3_server, bucket, key)))
     assert got.num_rows == 30_000
+
+
+def test_a_date_leased_by_another_host_is_not_derived_here_but_other_dates_are(
+        s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    import dagster as dg
+
+    from vectra_pipeline.defs.landing.assets import system_event, ws_event
+    from vectra_pipeline.defs.landing.resources import DataRootResource, VectraDuckDBResource
+    from vectra_pipeline.defs.typed.assets import typed_from_raw
+
+    bucket = new_bucket(s3_server, "datelease")
+    uri = f"s3://{bucket}/root"
+    now = time.time()
+    lease = {"writer": "typed-2025-10-29", "host": "worker-b", "pid": 7, "started": now, "heartbeat": now}
+    s3_server.client().put_object(Bucket=bucket, Key="root/_leases/typed-2025-10-29.json",
+                                  Body=json.dumps(lease).encode())
+
+    monkeypatch.setenv("VECTRA_LOCAL_DIR", str(tmp_path / "local"))
+
+    def derive(date: str) -> dg.ExecuteInProcessResult:
+        return dg.materialize([typed_from_raw, ws_event, system_event], selection=[typed_from_raw],
+                              partition_key=date, raise_on_error=False,
+                              resources={"data_root": DataRootResource(data_dir=uri), "duckdb": VectraDuckDBResource()})
+
+    held = derive("2025-10-29")
+    assert not held.success
+    failure = held.get_step_failure_events()[0].event_specific_data.error
+    assert "LeaseHeld" in failure.to_string() and "worker-b" in failure.to_string()
+    assert derive("2025-10-30").success  # another date's writer: free, and its lease is gone after
+    assert s3_server.keys(bucket, "root/_leases/") == ["root/_leases/typed-2025-10-29.json"]
