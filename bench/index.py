@@ -277,8 +277,10 @@ def synthetic_day(paths: DataPaths, scale: float) -> dict[str, list[dict]]:
                               player_id=pid, username=user))
 
     for i in range(n["trades"]):
-        gid = games[i * n["games"] // n["trades"]]
-        pid, user = players[int(rng.integers(len(players)))]
+        g = i * n["games"] // n["trades"]
+        gid = games[g]
+        # ~12 traders per game, most trading more than once (buy, then sell or short)
+        pid, user = players[(g * 37 + int(rng.integers(12))) % len(players)]
         t = {"id": str(uuid.UUID(int=int(rng.integers(1 << 62)) << 64 | i)), "gameId": gid, "playerId": pid,
              "username": user, "level": int(rng.integers(1, 80)), "type": ["buy", "sell", "short_open", "short_close"][i % 4],
              "amount": round(float(rng.uniform(0.001, 2)), 3), "coin": "solana", "price": round(float(rng.uniform(0.2, 5)), 6),

@@ -230,7 +230,7 @@ def _rows(docs: list[Doc], texts: list[str], vectors: np.ndarray, schema: pa.Sch
 def ensure_indexes(tbl: Any, rows: int) -> None:
     """A full-text index always (the hybrid search's text leg); IVF_PQ and scalar indexes on the usual
     filter columns once the table is big enough (a `where` then reads an index, not the column)."""
-    from lancedb.index import FTS, IvfPq
+    from lancedb.index import FTS, Bitmap, BTree, IvfPq
 
     names = {getattr(i, "name", "") for i in tbl.list_indices()}
     if "text_idx" not in names:
@@ -241,7 +241,7 @@ def ensure_indexes(tbl: Any, rows: int) -> None:
         tbl.create_index("vector", config=IvfPq(distance_type="cosine"), replace=True)
     for column, kind in SCALAR_INDEXES.items():
         if f"{column}_idx" not in names:
-            tbl.create_scalar_index(column, index_type=kind, replace=True)
+            tbl.create_index(column, config=Bitmap() if kind == "BITMAP" else BTree(), replace=True)
 
 
 def _replace_table(paths: DataPaths, table: str, rows: pa.Table, schema: pa.Schema, exists: bool) -> Any:

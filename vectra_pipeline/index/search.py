@@ -41,8 +41,9 @@ def search(
     tbl = opened.result()
     from lancedb.rerankers import RRFReranker
 
+    # only the columns a result shows: the 1.5 KB vector of each candidate is never read
     query = (tbl.search(query_type="hybrid", vector_column_name="vector").vector(vector).text(fts_text(text))
-             .rerank(RRFReranker()).limit(limit))
+             .select(list(RESULT_COLUMNS)).rerank(RRFReranker()).limit(limit))
     if where:
         query = query.where(where, prefilter=True)
     try:
