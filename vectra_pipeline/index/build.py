@@ -45,6 +45,8 @@ EMBED_CHUNK = 192  # texts per progress step (the model batches inside)
 OPTIMIZE_EVERY = 4  # incremental builds that wrote something between two optimize() calls
 IVF_PQ_MIN_ROWS = 50_000  # below this a flat search is fast enough and an index is not worth training
 ID_BATCH = 500  # ids per `id IN (...)` filter
+# few distinct values: BITMAP; many (ids): BTREE
+SCALAR_INDEXES = {"kind": "BITMAP", "date": "BITMAP", "game_id": "BTREE", "player_id": "BTREE"}
 
 ProgressFactory = Callable[[int, str], Any]  # (total, description) -> object with update(n) and close()
 
@@ -227,14 +229,20 @@ def _rows(docs: list[Doc], texts: list[str], vectors: np.ndarray, schema: pa.Sch
 
 
 def ensure_indexes(tbl: Any, rows: int) -> None:
-    """A full-text index always (the hybrid search's text leg); IVF_PQ once the table is big enough."""
-    from lancedb.index import FTS, IvfPq
+    """A full-text index always (the hybrid search's text leg); IVF_PQ and scalar indexes on the usual
+    filter columns once the table is big enough (a `where` then reads an index, not the column)."""
+    from lancedb.index import FTS, Bitmap, BTree, IvfPq
 
     names = {getattr(i, "name", "") for i in tbl.list_indices()}
     if "text_idx" not in names:
         tbl.create_index("text", config=FTS(with_position=False), replace=True)
-    if rows >= IVF_PQ_MIN_ROWS and "vector_idx" not in names:
+    if rows < IVF_PQ_MIN_ROWS:
+        return
+    if "vector_idx" not in names:
         tbl.create_index("vector", config=IvfPq(distance_type="cosine"), replace=True)
+    for column, kind in SCALAR_INDEXES.items():
+        if f"{column}_idx" not in names:
+            tbl.create_index(column, config=Bitmap() if kind == "BITMAP" else BTree(), replace=True)
 
 
 def _replace_table(paths: DataPaths, table: str, rows: pa.Table, schema: pa.Schema, exists: bool) -> Any:

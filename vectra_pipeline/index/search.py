@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+from concurrent.futures import Future
 from typing import Any
 
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.index.embedder import Embedder, get_embedder
 from vectra_pipeline.index.errors import InvalidFilter, TableMissing
+from vectra_pipeline.index.lance_import import import_lancedb
 from vectra_pipeline.index.tables import FILTER_COLUMNS, TABLES, connect, table_exists
 
 log = logging.getLogger(__name__)
@@ -23,19 +26,24 @@ def search(
     paths: DataPaths | None = None, embedder: Embedder | None = None,
 ) -> list[dict[str, Any]]:
     """Each result: score, id, kind, text and the filter columns. `where` is an SQL filter on the
-    filter columns; a malformed one raises InvalidFilter."""
-    from lancedb.rerankers import RRFReranker
+    filter columns; a malformed one raises InvalidFilter.
 
+    The table is opened (lancedb imported, on a cold process) in a thread while the question is embedded
+    here: ONNX Runtime releases the GIL, so a cold query pays the longer of the two, not their sum."""
     paths = paths or DataPaths.resolve()
     embedder = embedder or get_embedder()
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; tables: {TABLES}")
     if not table_exists(paths, table):
         raise TableMissing(f"{table}: no vector table yet; run `vectra index build --full`")
-    tbl = _connection(paths).open_table(table)  # opened per call: always the latest version
+    opened = _open_in_thread(paths, table)
     vector = embedder.embed([text])[0]
+    tbl = opened.result()
+    from lancedb.rerankers import RRFReranker
+
+    # only the columns a result shows: the 1.5 KB vector of each candidate is never read
     query = (tbl.search(query_type="hybrid", vector_column_name="vector").vector(vector).text(fts_text(text))
-             .rerank(RRFReranker()).limit(limit))
+             .select(list(RESULT_COLUMNS)).rerank(RRFReranker()).limit(limit))
     if where:
         query = query.where(where, prefilter=True)
     try:
@@ -74,6 +82,37 @@ def _reason(exc: Exception) -> str:
 
 
 _CONNECTIONS: dict[str, Any] = {}
+_TABLES: dict[tuple[str, str], Any] = {}
+
+
+def _open_in_thread(paths: DataPaths, table: str) -> Future:
+    """`_latest_table` on a daemon thread (a plain thread: no executor to shut down at exit)."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(_latest_table(paths, table))
+        except BaseException as exc:  # handed to the caller by result()
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=f"open-{table}", daemon=True).start()
+    return future
+
+
+def _latest_table(paths: DataPaths, table: str) -> Any:
+    """The table opened once per process, moved to its latest version before each search (one version
+    check instead of reopening: schema, indexes and caches stay loaded), so a query still always sees
+    the latest build. Reopened when that fails (e.g. its folder was replaced)."""
+    key = (str(paths.vectors), table)
+    tbl = _TABLES.get(key)
+    if tbl is not None:
+        try:
+            tbl.checkout_latest()
+            return tbl
+        except Exception as exc:
+            log.debug("reopening %s (%s)", table, exc)
+    tbl = _TABLES[key] = _connection(paths).open_table(table)
+    return tbl
 
 
 def _connection(paths: DataPaths) -> Any:
@@ -83,6 +122,7 @@ def _connection(paths: DataPaths) -> Any:
     key = str(paths.vectors)
     db = _CONNECTIONS.get(key)
     if db is None:
+        import_lancedb()  # before tables.connect imports it: without the REST client's import cost
         db = _CONNECTIONS[key] = connect(paths)
     return db
 
