@@ -24,12 +24,14 @@ run: install
 
 # The same pipeline on a local cluster (deploy/): PostgreSQL, a Dask scheduler and two workers, a moto S3
 # server, the Dagster daemon and UI, on 127.0.0.1; Ctrl-C stops all. DATA_DIR is the one data-root switch:
-# a folder (default .cluster/data) or s3://vectra/data (kept in the moto server this starts).
+# s3://vectra/data by default (in the moto server this starts, seeded with the bundled legacy recordings:
+# moto keeps nothing between starts), or a folder (DATA_DIR=$(CURDIR)/.cluster/data).
 CLUSTER_STATE ?= $(CURDIR)/.cluster
-DATA_DIR ?= $(CLUSTER_STATE)/data
+DATA_DIR ?= s3://vectra/data
 CLUSTER_ARGS ?=  # e.g. --ui-port 3001 --workers 4 (see `vectra cluster up --help`)
 run-cluster: install postgresql
-	$(VENV)/bin/vectra cluster up --state-dir $(CLUSTER_STATE) --deploy-dir $(CURDIR)/deploy --data-dir $(DATA_DIR) $(CLUSTER_ARGS)
+	$(VENV)/bin/vectra cluster up --state-dir $(CLUSTER_STATE) --deploy-dir $(CURDIR)/deploy --data-dir $(DATA_DIR) \
+		--seed tests/fixtures/legacy/rugs_recordings $(CLUSTER_ARGS)
 
 # PostgreSQL's server binaries (the cluster and its tests): installed here when missing and we are root.
 postgresql:

@@ -34,7 +34,7 @@ class LocalCluster:
     procs: list[subprocess.Popen] = field(default_factory=list)
 
     def instance(self) -> dg.DagsterInstance:
-        return dg.DagsterInstance.from_config(str(self.settings.deploy_dir))
+        return dg.DagsterInstance.from_config(str(self.settings.dagster_home))
 
     def worker_pids(self) -> set[int]:
         with dask.distributed.Client(self.settings.scheduler_address, set_as_default=False) as client:

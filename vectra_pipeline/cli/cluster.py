@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
 import time
 import urllib.request
@@ -30,6 +31,15 @@ def _wait_port(port: int, timeout: float = 60.0) -> None:
     raise click.ClickException(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
 
 
+def _seed(data_root: str, seeds: tuple[Path, ...], env: dict[str, str]) -> None:
+    """A one-shot `vectra legacy import` with the cluster's environment (its S3 endpoint and keys)."""
+    click.echo(f"[cluster] importing {', '.join(map(str, seeds))} into {data_root} ...", err=True)
+    done = subprocess.run([sys.executable, "-m", "vectra_pipeline.cli", "legacy", "import", "--data-dir", data_root,
+                           *map(str, seeds)], env=env, stdout=subprocess.DEVNULL, check=False)
+    if done.returncode != 0:
+        raise click.ClickException(f"the seed import into {data_root} failed (exit {done.returncode})")
+
+
 @click.group()
 def cluster() -> None:
     """Vectra on more than one process (PostgreSQL instance, Dask workers)."""
@@ -49,8 +59,11 @@ def cluster() -> None:
 @click.option("--dashboard-port", default=8787, type=int, show_default=True, help="Dask dashboard.")
 @click.option("--s3-port", default=9000, type=int, show_default=True)
 @click.option("--ui-port", default=3000, type=int, show_default=True)
+@click.option("--seed", "seeds", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Legacy recordings imported into the data root once the cluster is up (repeatable), so "
+                   "an empty root (moto keeps nothing between starts) has raw days to derive.")
 def up(state_dir: Path, deploy_dir: Path, data_dir: str | None, workers: int, postgres_port: int,
-       scheduler_port: int, dashboard_port: int, s3_port: int, ui_port: int) -> None:
+       scheduler_port: int, dashboard_port: int, s3_port: int, ui_port: int, seeds: tuple[Path, ...]) -> None:
     """Start the cluster; Ctrl-C stops all. A child that exits non-zero is restarted with backoff."""
     settings = ClusterSettings(state_dir.resolve(), deploy_dir.resolve(), data_dir, postgres_port=postgres_port,
                                scheduler_port=scheduler_port, dashboard_port=dashboard_port, s3_port=s3_port,
@@ -79,6 +92,8 @@ def up(state_dir: Path, deploy_dir: Path, data_dir: str | None, workers: int, po
             # moto keeps buckets in memory (made at each start) and takes an unsigned PUT
             urllib.request.urlopen(urllib.request.Request(f"{settings.s3_endpoint}/{S3_BUCKET}", method="PUT"),
                                    timeout=10).close()
+        if seeds:
+            _seed(settings.data_root, seeds, env)
         supervisor.add("dagster-daemon", settings.daemon_command())
         supervisor.add("dagster-webserver", settings.webserver_command())
         click.echo(

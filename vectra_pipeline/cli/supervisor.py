@@ -118,14 +118,13 @@ class Supervisor:
         return None
 
     def stop_all(self, grace: float = 20.0) -> None:
-        running = [c for c in self.children if c.proc is not None]
-        for child in running:
+        """Stop in the reverse order of starting: clients (Dagster, the daemon) before the servers
+        they use (the feed, PostgreSQL), so nothing logs a refused connection on the way out."""
+        for child in reversed([c for c in self.children if c.proc is not None]):
             if child.proc.poll() is None:
                 os.killpg(child.proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for child in running:
             try:
-                child.proc.wait(max(0.1, deadline - time.monotonic()))
+                child.proc.wait(grace)
             except subprocess.TimeoutExpired:
                 self.echo(f"[up] {child.name} did not stop in {grace:.0f}s: killing it")
                 os.killpg(child.proc.pid, signal.SIGKILL)

@@ -12,10 +12,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from vectra_capture.store.atomic import ensure_dir
 from vectra_pipeline.cluster.executor import ADDRESS_ENV
 from vectra_pipeline.cluster.postgres import LocalPostgres
 from vectra_pipeline.definitions import EXECUTOR_ENV
@@ -30,7 +32,7 @@ MOTO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "vectra-local", "AWS_SECRET_ACCESS_KEY"
 @dataclass
 class ClusterSettings:
     state_dir: Path  # PostgreSQL's data, Dask's scratch space, Dagster's artifacts, the local data root
-    deploy_dir: Path  # DAGSTER_HOME: deploy/dagster.yaml and deploy/workspace.yaml
+    deploy_dir: Path  # deploy/dagster.yaml (copied into DAGSTER_HOME) and deploy/workspace.yaml
     data_dir: str | None = None  # RUGS_DATA_DIR: a folder or s3://bucket/prefix (default: <state_dir>/data)
     postgres_port: int = 5433
     scheduler_port: int = 8786
@@ -54,10 +56,19 @@ class ClusterSettings:
     def postgres(self) -> LocalPostgres:
         return LocalPostgres(self.state_dir / "postgres", self.postgres_port)
 
+    @property
+    def dagster_home(self) -> Path:
+        """DAGSTER_HOME in the state folder: Dagster writes logs and queues there, which must not land
+        in the repository's deploy/ (it holds only the configuration)."""
+        return self.state_dir / "dagster_home"
+
     def env(self, postgres: LocalPostgres) -> dict[str, str]:
-        """What every Dagster and Dask process of the cluster reads."""
+        """What every Dagster and Dask process of the cluster reads (DAGSTER_HOME laid out first)."""
+        ensure_dir(self.dagster_home)
+        shutil.copyfile(self.deploy_dir / "dagster.yaml", self.dagster_home / "dagster.yaml")
         env = {**os.environ, **postgres.env(),
-               "DAGSTER_HOME": str(self.deploy_dir), "VECTRA_DAGSTER_ARTIFACTS": str(self.state_dir / "dagster"),
+               "DAGSTER_HOME": str(self.dagster_home), "VECTRA_DAGSTER_ARTIFACTS": str(self.state_dir / "dagster"),
+               "VECTRA_DAGSTER_COMPUTE_LOGS": str(self.state_dir / "dagster" / "compute_logs"),
                EXECUTOR_ENV: "dask", ADDRESS_ENV: self.scheduler_address, "RUGS_DATA_DIR": self.data_root,
                # how often a run's executor reads its steps' events back (Dagster's default: 1 s per loop,
                # which a date's sub-second steps would mostly spend waiting)
@@ -79,7 +90,10 @@ class ClusterSettings:
                 "--local-directory", str(self.state_dir / "dask")]
 
     def moto_command(self) -> list[str]:
-        return [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.s3_port)]
+        # moto's server logs every request (werkzeug, thousands a minute): warnings only
+        quiet = ("import logging, sys; logging.getLogger('werkzeug').setLevel(logging.WARNING); "
+                 "from moto.server import main; sys.exit(main(sys.argv[1:]))")
+        return [sys.executable, "-c", quiet, "-H", HOST, "-p", str(self.s3_port)]
 
     def daemon_command(self) -> list[str]:
         return [sys.executable, "-m", "dagster._daemon", "run", "-w", str(self.deploy_dir / "workspace.yaml")]
