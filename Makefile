@@ -62,6 +62,7 @@ bench: install
 	$(PY) bench/dagster_run.py
 	$(PY) bench/cdp.py
 	$(PY) bench/explorer.py
+	$(PY) bench/mcp.py
 	$(PY) bench/scale.py
 
 clean:
