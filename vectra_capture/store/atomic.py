@@ -56,6 +56,16 @@ def _partial_name(path: Path) -> Path:
 
 
 @contextlib.contextmanager
+def _fsynced(path: Path, mode: str) -> Iterator[IO[Any]]:
+    """A new owner-only file, flushed and fsynced once the caller has written it."""
+    fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, mode) as fh:
+        yield fh
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+@contextlib.contextmanager
 def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Yield a file to write; on success it appears at `path` whole, on error not at all.
 
@@ -66,11 +76,8 @@ def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
         staged = _partial_name(path.staging_path())  # per process: concurrent writers never share it
         ensure_dir(staged.parent)
         try:
-            fd = open_private(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-            with os.fdopen(fd, mode) as fh:
+            with _fsynced(staged, mode) as fh:
                 yield fh
-                fh.flush()
-                os.fsync(fh.fileno())
             upload_file(staged, path)
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -79,11 +86,8 @@ def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     ensure_dir(path.parent)
     tmp = _partial_name(path)
     try:
-        fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-        with os.fdopen(fd, mode) as fh:
+        with _fsynced(tmp, mode) as fh:
             yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except BaseException:
