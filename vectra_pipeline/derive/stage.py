@@ -43,10 +43,11 @@ _LB_STRUCT = "[{" + ", ".join(f'"{k}": "VARCHAR"' for k in STATE_FIELDS) + "}]"
 GSU_STRUCT = ("[{" + ", ".join(f'"{k}": "VARCHAR"' for k in GSU_FIELDS)
               + f', "gameHistory": [{{"id": "VARCHAR"}}], "leaderboard": {_LB_STRUCT}' + "}]")
 # One string per entry instead of a struct of strings: a day's leaderboards (~5 M entries) then fit in
-# memory without spilling. Length-prefixed, so two different states never share a key; a NULL field is
-# '-' (no length prefix starts with '-'), so an entry without an id starts with '-,'.
-STATE_KEY = "concat_ws(',', " + ", ".join(
-    f"coalesce(length(e.{k})::VARCHAR || ':' || e.{k}, '-')" for k in STATE_FIELDS) + ")"
+# memory without spilling. Each field length-prefixed (`<length>:<text>`, a NULL field just ':'), so two
+# different states never share a key; an entry without an id starts with ':'. One concat, no casts or
+# coalesces: this runs for every leaderboard entry of the day.
+STATE_KEY = "concat(" + ", ',', ".join(f"length(e.{k}), ':', e.{k}" for k in STATE_FIELDS) + ")"
+NO_ID_PREFIX = ":"
 
 
 def paths_sql(prefix: str, keys: list[str]) -> str:
