@@ -15,7 +15,7 @@ import duckdb
 
 from vectra_pipeline.derive.common import dec, envelope
 from vectra_pipeline.derive.schemas import DEC_SQL
-from vectra_pipeline.derive.stage import SMALL_ROWS
+from vectra_pipeline.derive.stage import NO_ID_PREFIX, SMALL_ROWS
 from vectra_pipeline.derive.validation import validate_events
 
 EVENTS = ("playerUpdate", "gameStatePlayerUpdate")
@@ -53,10 +53,10 @@ def prepare(con: duckdb.DuckDBPyConnection, raw: str) -> tuple[dict, str]:
     # pick the first row of each distinct state, and fetch the winning entries' JSON (and so their other
     # fields) afterwards.
     # one hash aggregate over the unnested entries (no sort): the first sighting of each distinct state
-    # (stage.lb: one position-state key per entry; an entry without an id has a key starting '-,')
-    con.execute("""
+    # (stage.lb: one position-state key per entry; an entry without an id has a key starting NO_ID_PREFIX)
+    con.execute(f"""
     CREATE OR REPLACE TEMP TABLE ss_lbw AS
-    SELECT first.*, n, starts_with(state, '-,') AS no_id FROM (
+    SELECT first.*, n, starts_with(state, '{NO_ID_PREFIX}') AS no_id FROM (
       SELECT arg_min(struct_pack(ts, source, session_id, seq, direction, filename, prev, game_id, idx),
                      (ts, session_id, seq, idx)) AS first, count(*) FILTER (NOT prev) AS n, state
       FROM (SELECT ts, source, session_id, seq, direction, filename, prev, v[1] AS game_id, unnest(lb) AS state,

@@ -13,10 +13,11 @@ import duckdb
 
 from vectra_pipeline.duck import PAYLOAD_PATH
 
-# gameStateUpdate: scalars for game_tick (1-9), a gameHistory flag (10), the leaderboard (11); the
-# gameHistory ids of the rows carrying one go in `history_ids`
-GSU_FIELDS = [".gameId", ".tickCount", ".price", ".active", ".rugged", ".cooldownTimer", ".allowPreRoundBuys",
-              ".tradeCount", ".connectedPlayers", ".gameHistory[0].id", ".leaderboard"]
+# gameStateUpdate: scalars for game_tick (v[1..9]), a gameHistory flag (v[10]: its first entry's id), and
+# the leaderboard's position-state keys (`lb`), all from one json_transform of the frame; the gameHistory
+# ids of the rows carrying one go in `history_ids`
+GSU_FIELDS = ["gameId", "tickCount", "price", "active", "rugged", "cooldownTimer", "allowPreRoundBuys",
+              "tradeCount", "connectedPlayers"]
 LEGACY_TICK_FIELDS = [".game_id", ".tick", ".price", ".active", ".rugged", ".cooldown_timer", ".phase", ".trade_count"]
 ACTION_FIELDS = [".id", ".gameId", ".playerId", ".username", ".type", ".tickIndex", ".price", ".amount", ".qty",
                  ".coin", ".leverage", ".bonusPortion", ".realPortion", ".xPayout", ".payout", ".profit", ".level",
@@ -36,11 +37,17 @@ SMALL_EVENTS = (*ACTION_EVENTS, "playerUpdate", "gameStatePlayerUpdate", "__ack_
 SMALL_ROWS = ("(SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, ack_id, "
               "socket_id, v, prev, small_raw AS raw_json FROM stage WHERE small_raw IS NOT NULL)")
 _LB_STRUCT = "[{" + ", ".join(f'"{k}": "VARCHAR"' for k in STATE_FIELDS) + "}]"
+# The frame (`[name?, trace?, payload]`) parsed once into the typed fields it needs: every value as its
+# JSON text (a string unquoted, a number as json_extract_string prints it), the other keys skipped.
+# Extracting the leaderboard as JSON text and transforming that parsed it a second time.
+GSU_STRUCT = ("[{" + ", ".join(f'"{k}": "VARCHAR"' for k in GSU_FIELDS)
+              + f', "gameHistory": [{{"id": "VARCHAR"}}], "leaderboard": {_LB_STRUCT}' + "}]")
 # One string per entry instead of a struct of strings: a day's leaderboards (~5 M entries) then fit in
-# memory without spilling. Length-prefixed, so two different states never share a key; a NULL field is
-# '-' (no length prefix starts with '-'), so an entry without an id starts with '-,'.
-STATE_KEY = "concat_ws(',', " + ", ".join(
-    f"coalesce(length(e.{k})::VARCHAR || ':' || e.{k}, '-')" for k in STATE_FIELDS) + ")"
+# memory without spilling. Each field length-prefixed (`<length>:<text>`, a NULL field just ':'), so two
+# different states never share a key; an entry without an id starts with ':'. One concat, no casts or
+# coalesces: this runs for every leaderboard entry of the day.
+STATE_KEY = "concat(" + ", ',', ".join(f"length(e.{k}), ':', e.{k}" for k in STATE_FIELDS) + ")"
+NO_ID_PREFIX = ":"
 
 
 def paths_sql(prefix: str, keys: list[str]) -> str:
@@ -63,24 +70,24 @@ def with_tail(raw: str, prev_raw: str, date: str) -> str:
 
 
 def build_stage(con: duckdb.DuckDBPyConnection, raw: str) -> int:
-    gsu = ", ".join(f"j[{i}] ->> '$'" for i in range(1, 11))
+    gsu = ", ".join(f"g.{k}" for k in GSU_FIELDS)
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE stage AS
     SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, ack_id, socket_id,
            filename, prev,
-           CASE WHEN event_name = 'gameStateUpdate' THEN [{gsu}] ELSE v END AS v,
+           CASE WHEN event_name = 'gameStateUpdate' THEN [{gsu}, g.gameHistory[1].id] ELSE v END AS v,
            CASE WHEN event_name = 'gameStateUpdate'
-                THEN list_transform(json_transform(j[11], '{_LB_STRUCT}'), lambda e: {STATE_KEY}) END AS lb,
+                THEN list_transform(g.leaderboard, lambda e: {STATE_KEY}) END AS lb,
            -- the ids of a gameHistory (complete_game): parsed here, on the few rows that carry one, so
            -- complete_game never reads raw again to find them
-           CASE WHEN event_name = 'gameStateUpdate' AND NOT prev AND (j[10] ->> '$') IS NOT NULL
+           CASE WHEN event_name = 'gameStateUpdate' AND NOT prev AND g.gameHistory[1].id IS NOT NULL
                 THEN json_extract_string(raw_json, '$[#-1].gameHistory[*].id') END AS history_ids,
            small_raw
     FROM (
       SELECT ts, source, session_id, seq, direction, event_name, game_id, player_id, username, ack_id, socket_id,
              filename, prev, raw_json,
              CASE WHEN event_name = 'gameStateUpdate'
-                  THEN json_extract(raw_json, {paths_sql(PAYLOAD_PATH, GSU_FIELDS)}) END AS j,
+                  THEN json_transform(raw_json, '{GSU_STRUCT}')[-1] END AS g,
              CASE WHEN event_name = 'legacy.tick'
                       THEN json_extract_string(raw_json, {paths_sql('$', LEGACY_TICK_FIELDS)})
                   WHEN event_name IN {_in(ACTION_EVENTS)}
