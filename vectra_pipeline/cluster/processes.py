@@ -12,12 +12,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from vectra_capture.store.atomic import ensure_dir
+from vectra_capture.store.atomic import atomic_write_bytes
 from vectra_pipeline.cluster.executor import ADDRESS_ENV
 from vectra_pipeline.cluster.postgres import LocalPostgres
 from vectra_pipeline.definitions import EXECUTOR_ENV
@@ -64,8 +63,7 @@ class ClusterSettings:
 
     def env(self, postgres: LocalPostgres) -> dict[str, str]:
         """What every Dagster and Dask process of the cluster reads (DAGSTER_HOME laid out first)."""
-        ensure_dir(self.dagster_home)
-        shutil.copyfile(self.deploy_dir / "dagster.yaml", self.dagster_home / "dagster.yaml")
+        atomic_write_bytes(self.dagster_home / "dagster.yaml", (self.deploy_dir / "dagster.yaml").read_bytes())
         env = {**os.environ, **postgres.env(),
                "DAGSTER_HOME": str(self.dagster_home), "VECTRA_DAGSTER_ARTIFACTS": str(self.state_dir / "dagster"),
                "VECTRA_DAGSTER_COMPUTE_LOGS": str(self.state_dir / "dagster" / "compute_logs"),
