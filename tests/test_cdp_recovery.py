@@ -57,6 +57,12 @@ def _sockets(data: Path) -> dict[str, dict]:
     return {s["id"]: s for s in status(data).get("sockets") or []}
 
 
+def _settled(sock: dict) -> bool:
+    """Frames flowing, and up long enough for a second application ping: in its first second a page
+    sends at most "40", one ping and one pong, so five sent frames mean the 1 s timer has fired."""
+    return sock["received"] > 20 and sock["sent"] >= 5
+
+
 def test_two_tabs_a_reload_and_closed_tabs(procs, tmp_path: Path) -> None:
     loop = write_player_recording(tmp_path / "rec")
     data = tmp_path / "data"
@@ -70,7 +76,7 @@ def test_two_tabs_a_reload_and_closed_tabs(procs, tmp_path: Path) -> None:
         assert wait_for(lambda: status(data).get("browser") == "attached", 60), capture.stderr()
         tab_a = browser.open_tab(f"http://127.0.0.1:{port}/?ping=1")
         tab_b = browser.open_tab(f"http://127.0.0.1:{port}/?ping=1")
-        assert wait_for(lambda: len(_sockets(data)) == 2 and all(s["received"] > 20 for s in _sockets(data).values()), 90)
+        assert wait_for(lambda: len(_sockets(data)) == 2 and all(_settled(s) for s in _sockets(data).values()), 90)
         first = {s["target"]: sid for sid, s in _sockets(data).items()}
         assert set(first) == {tab_a, tab_b}  # two tabs, two sockets, told apart
 
@@ -86,7 +92,7 @@ def test_two_tabs_a_reload_and_closed_tabs(procs, tmp_path: Path) -> None:
         assert status(data)["control_packets"]["ping"] >= 4 and len(_sockets(data)) == 2
 
         browser.reload_tab(tab_a)  # mid-stream: the old socket closes, the reloaded page opens a new one
-        assert wait_for(lambda: any(s["target"] == tab_a and sid != first[tab_a] and s["received"] > 20
+        assert wait_for(lambda: any(s["target"] == tab_a and sid != first[tab_a] and _settled(s)
                                     for sid, s in _sockets(data).items()), 90)
         browser.close_tab(tab_b)
         browser.close_tab(tab_a)
