@@ -61,8 +61,8 @@ def search(
         if where:
             _check_filter(tbl, where)
         log.warning("hybrid search failed (%s); falling back to vector search", matched)
-        return [_result(r, 1.0 - r["_distance"]) for r in nearest.to_pylist()]
-    return rrf_fuse(nearest.to_pylist(), matched.to_pylist(), limit)
+        return [_result(r, 1.0 - r["_distance"]) for r in nearest]
+    return rrf_fuse(nearest, matched, limit)
 
 
 def rrf_fuse(nearest: list[dict], matched: list[dict], limit: int) -> list[dict[str, Any]]:
@@ -94,11 +94,12 @@ async def _open_and_match(paths: DataPaths, table: str, text: str, where: str | 
         return tbl, exc
 
 
-async def _leg(query: Any, where: str | None, limit: int) -> Any:
+async def _leg(query: Any, where: str | None, limit: int) -> list[dict]:
     """One leg as LanceDB's hybrid query runs it: `limit` rows, the result columns and `_rowid` (what
-    the fusion joins on)."""
+    the fusion joins on), as dicts (made on the loop's thread: the full-text leg's while the caller
+    embeds)."""
     query = query.select(list(RESULT_COLUMNS)).with_row_id().limit(limit)
-    return await (query.where(where) if where else query).to_arrow()
+    return (await (query.where(where) if where else query).to_arrow()).to_pylist()
 
 
 def _check_filter(tbl: Any, where: str) -> None:
