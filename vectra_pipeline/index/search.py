@@ -2,7 +2,7 @@
 people (`vectra index query`) and agents alike. Searches only read: they never change a table.
 
 The two legs and the fusion are LanceDB's hybrid query with its RRFReranker, run here on LanceDB's
-async API instead (measured at 100k rows, filtered: 0.7x the time of its sync hybrid query, same
+async API instead (measured at 100k rows, filtered: 0.7-0.8x the time of its sync hybrid query, same
 answers): one event-loop round trip per leg instead of several per leg plus a thread pool, the
 full-text leg runs while the question is embedded, and the fusion is a few dict operations on the
 20 candidate rows instead of Arrow concatenation, deduplication and sorting."""
