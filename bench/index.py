@@ -10,16 +10,18 @@
 3. Query latency p50/p95 at 100k rows (target p50 < 50 ms): 100k random unit vectors written straight
    into a LanceDB table in a temp dir; flat vector search, IVF_PQ, and hybrid (vector + FTS, RRF).
 4. End-to-end `vectra_pipeline.index.search.search(...)` at 100k rows (what `vectra index query` and agents call): embeds
-   the query text with the real model, opens the table, hybrid search with RRF, result dicts. Table open
-   and query embedding are also timed alone, so the raw numbers of 3 and this one can be compared. The
-   filtered search (target p50 < 20 ms) is repeated with the question embedded by torch (the baseline).
+   the query text with the real model, opens the table, hybrid search with RRF, result dicts; unfiltered and
+   filtered (target p50 < 20 ms), each against the baseline in the same run, alternated: LanceDB's own
+   hybrid query with its RRFReranker (what search() ran before), whose answers (ids, order, scores) must be
+   the same. Table open and query embedding are also timed alone, and the filtered search is repeated
+   with the question embedded by torch.
 5. One synthetic day of live feed (1,400 games, 35k trades, chat, side bets, system events; target
    <= 2 min a day): documents per day by kind, seconds to build them (real builders over real Parquet)
    and to embed them (each kind's docs/s on a sample, times the day's count), for three layouts of
    trades: one document per trade, per game and player, per game (docs/decisions/0014).
 
     .venv/bin/python bench/index.py [--trades 400] [--rows 100000] [--no-ivf] [--only-e2e | --only-day]
-                                    [--day-scale 1.0] [--day-sample 96]
+                                    [--day-scale 1.0] [--day-sample 96] [--e2e-dir DIR]
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +50,14 @@ from vectra_capture.store.envelope import RawRecord  # noqa: E402
 from vectra_capture.store.layout import DataPaths  # noqa: E402
 from vectra_pipeline.index.build import build, ensure_indexes  # noqa: E402
 from vectra_pipeline.index.embedder import DEFAULT_MODEL, MODEL_ENV, TORCH_MINILM, get_embedder  # noqa: E402
-from vectra_pipeline.index.search import search  # noqa: E402
-from vectra_pipeline.index.tables import connect, open_table, table_schema  # noqa: E402
+from vectra_pipeline.index.search import RESULT_COLUMNS, fts_text, search  # noqa: E402
+from vectra_pipeline.index.tables import (  # noqa: E402
+    connect,
+    open_table,
+    remove_table_folder,
+    table_exists,
+    table_schema,
+)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -248,20 +257,76 @@ def synthetic_events_table(paths: DataPaths, rows: int, ivf: bool) -> float:
     return time.perf_counter() - t0
 
 
-def bench_e2e(work: Path, rows: int, ivf: bool) -> dict:
-    """vectra's own search over a table in vectra's schema (indexes made by the build's ensure_indexes)."""
-    paths = DataPaths.resolve(work / "e2e")
+QUESTIONS = ["What fields are in playerUpdate?", "why are prices decimals?", "when did the game rug at its peak?",
+             "which player sold at the top?", "side bet payout", "chat about the leaderboard", "buy and sell cash",
+             "price tick of a rug", "sidebet leaderboard player chat", "game peak price"]
+
+
+def lancedb_hybrid(paths: DataPaths, embedder) -> Callable[..., list[dict]]:
+    """The baseline: what `search()` ran before, LanceDB's own (sync) hybrid query with its RRFReranker,
+    on a table kept open (no per-query version check: a little less work than `search()` does)."""
+    from lancedb.rerankers import RRFReranker
+
+    tbl = open_table(paths, "events")
+
+    def run(text: str, where: str | None = None, limit: int = 10) -> list[dict]:
+        vector = embedder.embed([text])[0]
+        query = (tbl.search(query_type="hybrid", vector_column_name="vector").vector(vector).text(fts_text(text))
+                 .select(list(RESULT_COLUMNS)).rerank(RRFReranker()).limit(limit))
+        rows = (query.where(where, prefilter=True) if where else query).to_list()
+        return [{"score": round(float(r["_relevance_score"]), 6), **{c: r.get(c) for c in RESULT_COLUMNS}} for r in rows]
+
+    return run
+
+
+def search_vs_lancedb_hybrid(paths: DataPaths, embedder, where: str | None, rounds: int = 5) -> dict:
+    """`search()` and the baseline on the same questions, alternated (which goes first too, so machine
+    load hits both alike): p50/p95 of each, the p50 ratio, and whether every answer (ids, order, scores)
+    is the same."""
+    baseline = lancedb_hybrid(paths, embedder)
+    ours = {"search": lambda q: search(q, "events", where=where, limit=10, paths=paths, embedder=embedder),
+            "lancedb_hybrid": lambda q: baseline(q, where)}
+    differ = [q for q in QUESTIONS if ours["search"](q) != ours["lancedb_hybrid"](q)]  # also warms both
+    times: dict[str, list[float]] = {name: [] for name in ours}
+    for i, q in enumerate(QUESTIONS * rounds):
+        for name in (list(ours) if i % 2 else list(ours)[::-1]):
+            t = time.perf_counter()
+            ours[name](q)
+            times[name].append(time.perf_counter() - t)
+    out = {f"{name}_{p}_ms": round(pct(ts, int(p[1:])), 2) for name, ts in times.items() for p in ("p50", "p95")}
+    out["search_vs_lancedb_hybrid_p50"] = round(out["search_p50_ms"] / out["lancedb_hybrid_p50_ms"], 3)
+    out["same_answers"] = f"{len(QUESTIONS) - len(differ)}/{len(QUESTIONS)}"
+    if differ:
+        out["differ"] = differ
+    return out
+
+
+def e2e_table(paths: DataPaths, rows: int, ivf: bool) -> float | None:
+    """The bench table of bench_e2e: built (seconds it took), or None when `paths` already has one of
+    `rows` rows with the indexes (a kept --e2e-dir)."""
+    if table_exists(paths, "events"):
+        tbl = open_table(paths, "events")
+        names = {i.name for i in tbl.list_indices()}
+        if tbl.count_rows() == rows and ("vector_idx" in names) == ivf:
+            return None
+        remove_table_folder(paths, "events")
+    return synthetic_events_table(paths, rows, ivf)
+
+
+def bench_e2e(work: Path, rows: int, ivf: bool, keep: Path | None = None) -> dict:
+    """vectra's own search over a table in vectra's schema (indexes made by the build's ensure_indexes),
+    against LanceDB's own hybrid query (the baseline, same run)."""
+    paths = DataPaths.resolve(keep or work / "e2e")
     embedder = get_embedder()
     embedder.warm()
-    setup_s = synthetic_events_table(paths, rows, ivf)
-    out: dict = {"rows": rows, "index": "ivf_pq" if ivf else "flat", "setup_s": round(setup_s, 1)}
-    questions = ["What fields are in playerUpdate?", "why are prices decimals?", "when did the game rug at its peak?",
-                 "which player sold at the top?", "side bet payout", "chat about the leaderboard"] * 5
+    setup_s = e2e_table(paths, rows, ivf)
+    out: dict = {"rows": rows, "index": "ivf_pq" if ivf else "flat",
+                 "setup_s": "reused" if setup_s is None else round(setup_s, 1)}
 
     def lat(fn) -> tuple[float, float]:
-        fn(questions[0])
+        fn(QUESTIONS[0])
         times = []
-        for q in questions:
+        for q in QUESTIONS * 3:
             t = time.perf_counter()
             fn(q)
             times.append(time.perf_counter() - t)
@@ -269,11 +334,12 @@ def bench_e2e(work: Path, rows: int, ivf: bool) -> dict:
 
     out["open_table_p50_ms"], out["open_table_p95_ms"] = lat(lambda q: open_table(paths, "events"))
     out["embed_query_p50_ms"], out["embed_query_p95_ms"] = lat(lambda q: embedder.embed([q]))
-    out["search_e2e_p50_ms"], out["search_e2e_p95_ms"] = lat(
-        lambda q: search(q, "events", limit=10, paths=paths, embedder=embedder))
-    out["search_e2e_filtered_p50_ms"], out["search_e2e_filtered_p95_ms"] = lat(
-        lambda q: search(q, "events", where="kind = 'trade'", limit=10, paths=paths, embedder=embedder))
-    # the baseline in the same run: the same filtered search, the question embedded by torch
+    out["unfiltered"] = search_vs_lancedb_hybrid(paths, embedder, None)
+    out["filtered"] = search_vs_lancedb_hybrid(paths, embedder, "kind = 'trade'")
+    out["search_e2e_p50_ms"], out["search_e2e_p95_ms"] = out["unfiltered"]["search_p50_ms"], out["unfiltered"]["search_p95_ms"]
+    out["search_e2e_filtered_p50_ms"] = out["filtered"]["search_p50_ms"]
+    out["search_e2e_filtered_p95_ms"] = out["filtered"]["search_p95_ms"]
+    # the same filtered search, the question embedded by torch
     torch_embedder = get_embedder(TORCH_MINILM)
     torch_embedder.warm()
     out["torch_embed_query_p50_ms"], out["torch_embed_query_p95_ms"] = lat(lambda q: torch_embedder.embed([q]))
@@ -418,18 +484,21 @@ def main() -> None:
     ap.add_argument("--trades", type=int, default=400)
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--no-ivf", action="store_true")
-    ap.add_argument("--only-e2e", action="store_true", help="Skip the build and raw-LanceDB parts.")
+    ap.add_argument("--only-e2e", action="store_true", help="Only the end-to-end search part.")
+    ap.add_argument("--e2e-dir", type=Path, help="Keep the end-to-end part's table here, reused by the next run.")
     ap.add_argument("--only-day", action="store_true", help="Only the one-day indexing part.")
     ap.add_argument("--day-scale", type=float, default=1.0, help="Fraction of a day to generate (docs/day scale back up).")
     ap.add_argument("--day-sample", type=int, default=96, help="Texts per kind embedded to measure its docs/s.")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        result = {"day": bench_day(Path(tmp), args.day_scale, args.day_sample)}
+        result = {}
+        if not args.only_e2e:
+            result["day"] = bench_day(Path(tmp), args.day_scale, args.day_sample)
         if not args.only_day:
             if not args.only_e2e:
                 result.update({"build": bench_build(Path(tmp), args.trades),
                                "query": bench_query(Path(tmp), args.rows, not args.no_ivf)})
-            result["search_e2e"] = bench_e2e(Path(tmp), args.rows, not args.no_ivf)
+            result["search_e2e"] = bench_e2e(Path(tmp), args.rows, not args.no_ivf, args.e2e_dir)
     print(json.dumps(result, indent=2))
 
 

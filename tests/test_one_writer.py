@@ -19,7 +19,7 @@ INDEX = ROOT / "vectra_pipeline" / "index"  # the one writer of the LanceDB tabl
 LANCEDB_CONNECTION = "vectra_pipeline/index/tables.py"
 # calls outside the store that may touch the data root, by module: the LanceDB connection, and the
 # removal of a corrupt table's folder (LanceDB cannot drop a table it cannot open)
-ALLOWED_FILE_WRITES = {LANCEDB_CONNECTION: {"shutil.rmtree", "lancedb.connect"}}
+ALLOWED_FILE_WRITES = {LANCEDB_CONNECTION: {"shutil.rmtree", "lancedb.connect", "lancedb.connect_async"}}
 
 # Methods that write whatever object they are called on (Path, pyarrow, pandas...).
 WRITING_METHODS = {"write_text", "write_bytes", "mkdir", "unlink", "rename", "rmdir", "touch", "symlink_to",

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from lancedb.rerankers import RRFReranker
 from tokenizers import Tokenizer
 from vectors_helpers import AUTH_DIR, ROOT, sample_events, write_fixture_raw
 
@@ -42,7 +43,7 @@ from vectra_pipeline.index.embedder import SentenceTransformerEmbedder, get_embe
 from vectra_pipeline.index.errors import InvalidFilter, ModelMismatch
 from vectra_pipeline.index.locks import table_lock_path
 from vectra_pipeline.index.model_check import model_check
-from vectra_pipeline.index.search import search
+from vectra_pipeline.index.search import RESULT_COLUMNS, fts_text, search
 from vectra_pipeline.index.sources import docs_for, source_files
 from vectra_pipeline.index.stats import stats
 from vectra_pipeline.index.tables import TABLES, open_table
@@ -167,6 +168,27 @@ def test_questions_find_their_documents(data: DataPaths) -> None:
         if not any(_hit(r, expect) for r in top):
             misses.append((question, expect, [r["id"] for r in top]))
     assert len(misses) <= len(questions) * 0.1, misses
+
+
+def test_search_answers_as_lancedb_hybrid_query(data: DataPaths) -> None:
+    """search() runs the legs and the fusion itself: its answers (ids, order, scores) are those of
+    LanceDB's own hybrid query with its RRFReranker, on every eval question, with and without filters."""
+    embedder = get_embedder()
+    tables = {t: lancedb.connect(str(data.vectors)).open_table(t) for t in TABLES}
+    filters = {"events": [None, "kind = 'protocol'", "kind = 'trade'"], "code_context": [None],
+               "debug_notes": [None, "kind = 'decision'"]}
+    checked = 0
+    for question, table, _ in _questions():
+        vector = embedder.embed([question])[0]
+        for where in filters[table]:
+            query = (tables[table].search(query_type="hybrid", vector_column_name="vector").vector(vector)
+                     .text(fts_text(question)).select(list(RESULT_COLUMNS)).rerank(RRFReranker()).limit(10))
+            theirs = (query.where(where, prefilter=True) if where else query).to_list()
+            expected = [{"score": round(float(r["_relevance_score"]), 6), **{c: r[c] for c in RESULT_COLUMNS}}
+                        for r in theirs]
+            assert search(question, table=table, where=where, limit=10, paths=data) == expected, (question, where)
+            checked += bool(expected)
+    assert checked >= 40
 
 
 def test_fixture_indexed(data: DataPaths) -> None:

@@ -34,6 +34,15 @@ def connect(paths: DataPaths) -> lancedb.DBConnection:
     return lancedb.connect(str(ensure_dir(paths.vectors)))
 
 
+async def connect_async(paths: DataPaths) -> lancedb.AsyncConnection:
+    """The same database through LanceDB's async API (searches: one event-loop round trip per query)."""
+    import lancedb
+
+    if paths.remote is not None:
+        return await lancedb.connect_async(str(paths.vectors), storage_options=paths.remote.lance_storage_options())
+    return await lancedb.connect_async(str(ensure_dir(paths.vectors)))
+
+
 def table_exists(paths: DataPaths, table: str) -> bool:
     return (paths.vectors / f"{table}.lance").exists()
 
