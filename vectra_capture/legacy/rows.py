@@ -1,15 +1,17 @@
 """A read legacy file as Arrow tables, one per UTC date: ws_event rows (source=replay) for its
-records, quarantine rows for its quarantined lines and fragments."""
+records, quarantine rows for its quarantined lines and fragments. The file must have been read lean
+(`read_legacy_file(keep_objects=False)`): its records are `Row` tuples, transposed into columns."""
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import pyarrow as pa
 
 from vectra_capture.legacy.reader import LegacyFile, QuarantineItem
+from vectra_capture.legacy.records import LINE_NO, TS
 from vectra_capture.store.envelope import QUARANTINE_SCHEMA, WS_EVENT_SCHEMA
 from vectra_capture.store.partitions import US_PER_DAY, json_text_array, text_array, utc_date
 
@@ -27,9 +29,16 @@ def _by_utc_date(items: list[T], ts_us: Callable[[T], int]) -> dict[str, list[T]
     return {utc_date(day * US_PER_DAY): by_day[day] for day in sorted(by_day)}
 
 
-def _ts_column(values: list[int], schema: pa.Schema) -> pa.Array:
-    # built as the timestamp type directly: a cast would load pyarrow.compute (and pandas, ~1 s)
-    return pa.array(values, type=schema.field("ts").type)
+def _ts_column(values: Sequence[int], schema: pa.Schema) -> pa.Array:
+    # int64, then viewed as the timestamp type (same bits): converting Python ints straight to a
+    # timestamp array is 20x slower, and a cast would load pyarrow.compute (and pandas, ~1 s)
+    return pa.array(values, type=pa.int64()).view(schema.field("ts").type)
+
+
+def _same(value: str, n: int) -> pa.Array:
+    """A string column holding one value n times (cleaned like any text: a file name may hold a lone
+    surrogate)."""
+    return pa.repeat(text_array([value])[0], n)
 
 
 def _day_rows(days: list[int]) -> list[tuple[str, pa.Array | None]]:
@@ -46,25 +55,24 @@ def _day_rows(days: list[int]) -> list[tuple[str, pa.Array | None]]:
 
 def ws_event_tables(lf: LegacyFile, session_id: str) -> dict[str, pa.Table]:
     """date -> WS_EVENT table of the file's records. The file's columns are built once, then split."""
-    recs = lf.records
-    n = len(recs)
+    n = len(lf.rows)
     if not n:
         return {}
-    ts = [r.ts_us for r in recs]
+    ts, line_no, event_name, game_id, player_id, username, direction, raw_json = zip(*lf.rows, strict=True)
     cols = {
         "ts": _ts_column(ts, WS_EVENT_SCHEMA),
-        "source": text_array([SOURCE] * n),
-        "doc_type": text_array([DOC_TYPE] * n),
-        "session_id": text_array([session_id] * n),
-        "game_id": text_array([r.game_id for r in recs]),
-        "player_id": text_array([r.player_id for r in recs]),
-        "username": text_array([r.username for r in recs]),
-        "seq": pa.array([r.index for r in recs], type=pa.int64()),
-        "direction": text_array([r.direction for r in recs]),
-        "raw_json": json_text_array([r.raw_json() for r in recs]),
-        "event_name": text_array([r.event_name for r in recs]),
-        "origin_file": text_array([lf.rel] * n),
-        "origin_line": pa.array([r.line_no for r in recs], type=pa.int64()),
+        "source": _same(SOURCE, n),
+        "doc_type": _same(DOC_TYPE, n),
+        "session_id": _same(session_id, n),
+        "game_id": text_array(game_id),
+        "player_id": text_array(player_id),
+        "username": text_array(username),
+        "seq": pa.array(range(n), type=pa.int64()),
+        "direction": text_array(direction),
+        "raw_json": json_text_array(raw_json),
+        "event_name": text_array(event_name),
+        "origin_file": _same(lf.rel, n),
+        "origin_line": pa.array(line_no, type=pa.int64()),
     }
     # columns legacy lines never state (namespace, ack_id...): null
     table = pa.Table.from_arrays(
@@ -76,12 +84,12 @@ def ws_event_tables(lf: LegacyFile, session_id: str) -> dict[str, pa.Table]:
 def quarantine_tables(lf: LegacyFile, session_id: str) -> dict[str, pa.Table]:
     """date -> QUARANTINE table. A quarantined line takes the time of the record before it (else
     after it; a file without records: its mtime) so it lands next to its neighbours."""
-    lines = [r.line_no for r in lf.records]
+    lines = [r[LINE_NO] for r in lf.rows]
     rows: list[tuple[int, int, QuarantineItem]] = []  # (ts_us, seq, item)
     for seq, item in enumerate(lf.quarantined):
         if lines:
             i = bisect.bisect_right(lines, item.line_no) - 1
-            ts = lf.records[max(i, 0)].ts_us
+            ts = lf.rows[max(i, 0)][TS]
         else:
             ts = lf.mtime_ns // 1000
         rows.append((ts, seq, item))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,7 +37,7 @@ def clean_text(value: str | None) -> str | None:
     return _SURROGATE.sub("\ufffd", value)
 
 
-def text_array(values: list[str | None]) -> pa.Array:
+def text_array(values: Sequence[str | None]) -> pa.Array:
     """A string column; values holding lone surrogates are cleaned (only then: it is rare)."""
     try:
         return pa.array(values, type=pa.string())
@@ -45,7 +45,7 @@ def text_array(values: list[str | None]) -> pa.Array:
         return pa.array([clean_text(v) for v in values], type=pa.string())
 
 
-def json_text_array(values: list[str]) -> pa.Array:
+def json_text_array(values: Sequence[str]) -> pa.Array:
     """A column of JSON texts (raw_json). A lone surrogate can only sit inside a JSON string value, so
     it is written back as its `\\uXXXX` escape: the text stays valid JSON that decodes to the same
     value (only when needed: it is rare)."""
