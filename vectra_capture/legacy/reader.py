@@ -33,8 +33,9 @@ import json
 import json.scanner
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 from vectra_capture.legacy.formats import HEADER, RECORD_OPENERS, UNKNOWN, detect_format
@@ -48,6 +49,9 @@ from vectra_capture.store.partitions import US_PER_DAY
 _SCAN = json.scanner.make_scanner(json.JSONDecoder())
 _DETECT_BLOCK_BYTES = 16 * 1024  # the format is nearly always decided by the first line
 _LEARNED_OPENERS_MAX = 8  # header files: how many first-key openers of bare tick dicts to learn
+
+
+_TS_OF, _GAME_ID_OF = itemgetter(TS), itemgetter(GAME_ID)
 
 
 @dataclass(slots=True)
@@ -242,9 +246,9 @@ def _read_records(out: LegacyFile, lines: Iterator[bytes | OversizedLine], max_l
 def _neighbour_times(times: list[int], fallback: int) -> dict[int, int]:
     """index -> time for the records without one (NO_TIME, or any time before 1970): the next
     record's time, else the previous one's, else `fallback` (the file's mtime)."""
-    missing = [i for i, t in enumerate(times) if t < 0]
-    if not missing:
+    if not times or min(times) >= 0:
         return {}
+    missing = [i for i, t in enumerate(times) if t < 0]
     known = [i for i, t in enumerate(times) if t >= 0]
     out = {}
     for i in missing:
@@ -255,10 +259,18 @@ def _neighbour_times(times: list[int], fallback: int) -> dict[int, int]:
     return out
 
 
-def _gameid_date_mismatch(game_ids: Iterator[str | None], times: Iterator[int]) -> int:
-    """How many records have a gameId whose date prefix is not their UTC date (once per distinct pair)."""
+def _gameid_date_mismatch(game_ids: Iterable[str | None], times: list[int]) -> int:
+    """How many records have a gameId whose date prefix is not their UTC date (checked once per
+    distinct pair; a file nearly always lies within one UTC date)."""
+    if not times:
+        return 0
+    first = min(times) // US_PER_DAY
+    if first == max(times) // US_PER_DAY:
+        pairs = {(gid, first): n for gid, n in Counter(game_ids).items()}
+    else:
+        pairs = Counter(zip(game_ids, [t // US_PER_DAY for t in times], strict=True))
     mismatch = 0
-    for (gid, day), n in Counter(zip(game_ids, (t // US_PER_DAY for t in times), strict=True)).items():
+    for (gid, day), n in pairs.items():
         if gid:
             gid_day = game_id_day(gid)
             if gid_day is not None and gid_day != day:
@@ -274,13 +286,14 @@ def _finish_records(out: LegacyFile) -> None:
     for i, ts in _neighbour_times([r.ts_us for r in records], out.mtime_ns // 1000).items():
         records[i].ts_us = ts
     out.counters.gameid_date_mismatch = _gameid_date_mismatch(
-        (r.game_id for r in records), (r.ts_us for r in records))
+        [r.game_id for r in records], [r.ts_us for r in records])
 
 
 def _finish_rows(out: LegacyFile) -> None:
     """`_finish_records` for lean records (a row's seq is its index already)."""
     rows = out.rows
-    for i, ts in _neighbour_times([r[TS] for r in rows], out.mtime_ns // 1000).items():
+    times = list(map(_TS_OF, rows))
+    for i, ts in _neighbour_times(times, out.mtime_ns // 1000).items():
         rows[i] = (ts, *rows[i][LINE_NO:])
-    out.counters.gameid_date_mismatch = _gameid_date_mismatch(
-        (r[GAME_ID] for r in rows), (r[TS] for r in rows))
+        times[i] = ts
+    out.counters.gameid_date_mismatch = _gameid_date_mismatch(map(_GAME_ID_OF, rows), times)

@@ -41,15 +41,16 @@ def _same(value: str, n: int) -> pa.Array:
     return pa.repeat(text_array([value])[0], n)
 
 
-def _day_rows(days: list[int]) -> list[tuple[str, pa.Array | None]]:
+def _day_rows(ts: Sequence[int]) -> list[tuple[str, pa.Array | None]]:
     """(date, row indices of that UTC date in order; None: every row) per date, dates sorted. A file
-    nearly always lies within one date, then its columns are used as they are."""
-    first = days[0]
-    if all(d == first for d in days):
+    nearly always lies within one date (its first and last day agree), then its columns are used as
+    they are."""
+    first = min(ts) // US_PER_DAY
+    if first == max(ts) // US_PER_DAY:
         return [(utc_date(first * US_PER_DAY), None)]
     by_day: dict[int, list[int]] = {}
-    for i, day in enumerate(days):
-        by_day.setdefault(day, []).append(i)
+    for i, t in enumerate(ts):
+        by_day.setdefault(t // US_PER_DAY, []).append(i)
     return [(utc_date(day * US_PER_DAY), pa.array(by_day[day], type=pa.int64())) for day in sorted(by_day)]
 
 
@@ -78,7 +79,7 @@ def ws_event_tables(lf: LegacyFile, session_id: str) -> dict[str, pa.Table]:
     table = pa.Table.from_arrays(
         [cols[f.name] if f.name in cols else pa.nulls(n, f.type) for f in WS_EVENT_SCHEMA], schema=WS_EVENT_SCHEMA)
     return {date: table if rows is None else table.take(rows)
-            for date, rows in _day_rows([t // US_PER_DAY for t in ts])}
+            for date, rows in _day_rows(ts)}
 
 
 def quarantine_tables(lf: LegacyFile, session_id: str) -> dict[str, pa.Table]:

@@ -105,9 +105,22 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
 
 
+# Up to this many bytes of Arrow data, a table is encoded in memory and written with one write(): the
+# Parquet writer's many small writes into a Python file object cost more CPU than the file itself
+# for the small files an import writes by the thousand (same bytes either way).
+_BUFFERED_TABLE_BYTES = 64 * 1024 * 1024
+
+
 def atomic_write_table(path: Path, table: pa.Table, compression: str = "zstd") -> None:
+    if table.nbytes > _BUFFERED_TABLE_BYTES:
+        with atomic_writer(path) as fh:
+            pq.write_table(table, fh, compression=compression)
+        return
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression=compression)
+    data = sink.getvalue()
     with atomic_writer(path) as fh:
-        pq.write_table(table, fh, compression=compression)
+        fh.write(data)
 
 
 def remove_file(path: Path) -> bool:
