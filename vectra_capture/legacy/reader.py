@@ -198,7 +198,7 @@ def _read_records(out: LegacyFile, lines: Iterator[bytes | OversizedLine], max_l
             continue
         # str.strip() drops the \r too; a line of non-ASCII whitespace only (e.g. U+00A0) is not
         # blank (bytes.strip() keeps it) and goes on to be quarantined as before
-        text = raw.decode("utf-8", errors="replace").strip()
+        text = raw.decode("utf-8", "replace").strip()
         if not text and not raw.strip():
             c.blank += 1
             continue

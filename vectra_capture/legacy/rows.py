@@ -35,6 +35,16 @@ def _ts_column(values: Sequence[int], schema: pa.Schema) -> pa.Array:
     return pa.array(values, type=pa.int64()).view(schema.field("ts").type)
 
 
+_SEQ = pa.array(range(4096), type=pa.int64())  # 0, 1, 2, ...: seq of a file's rows, sliced (no copy)
+
+
+def _seq(n: int) -> pa.Array:
+    global _SEQ
+    if n > len(_SEQ):
+        _SEQ = pa.array(range(max(n, 2 * len(_SEQ))), type=pa.int64())
+    return _SEQ.slice(0, n)
+
+
 def _same(value: str, n: int) -> pa.Array:
     """A string column holding one value n times (cleaned like any text: a file name may hold a lone
     surrogate)."""
@@ -68,7 +78,7 @@ def ws_event_tables(lf: LegacyFile, session_id: str) -> dict[str, pa.Table]:
         "game_id": text_array(game_id),
         "player_id": text_array(player_id),
         "username": text_array(username),
-        "seq": pa.array(range(n), type=pa.int64()),
+        "seq": _seq(n),
         "direction": text_array(direction),
         "raw_json": json_text_array(raw_json),
         "event_name": text_array(event_name),
