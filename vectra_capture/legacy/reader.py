@@ -104,7 +104,10 @@ class LegacyFile:
     @property
     def game_ids(self) -> set[str]:
         if self.rows:
-            return {r[GAME_ID] for r in self.rows if r[GAME_ID]}
+            ids = set(map(_GAME_ID_OF, self.rows))
+            ids.discard(None)
+            ids.discard("")
+            return ids
         return {r.game_id for r in self.records if r.game_id}
 
 

@@ -45,10 +45,20 @@ def _seq(n: int) -> pa.Array:
     return _SEQ.slice(0, n)
 
 
-def _same(value: str, n: int) -> pa.Array:
+def _same(value: str | None, n: int) -> pa.Array:
     """A string column holding one value n times (cleaned like any text: a file name may hold a lone
     surrogate)."""
-    return pa.repeat(text_array([value])[0], n)
+    return pa.nulls(n, pa.string()) if value is None else pa.repeat(text_array([value])[0], n)
+
+
+def _text(values: tuple[str | None, ...]) -> pa.Array:
+    """A string column; one repeated value (game files state no player, username or direction) is
+    not converted value by value."""
+    first = values[0]
+    return _same(first, len(values)) if values.count(first) == len(values) else text_array(values)
+
+
+_WS_FIELDS = [(f.name, f.type) for f in WS_EVENT_SCHEMA]
 
 
 def _day_rows(ts: Sequence[int]) -> list[tuple[str, pa.Array | None]]:
@@ -76,10 +86,10 @@ def ws_event_tables(lf: LegacyFile, session_id: str) -> dict[str, pa.Table]:
         "doc_type": _same(DOC_TYPE, n),
         "session_id": _same(session_id, n),
         "game_id": text_array(game_id),
-        "player_id": text_array(player_id),
-        "username": text_array(username),
+        "player_id": _text(player_id),
+        "username": _text(username),
         "seq": _seq(n),
-        "direction": text_array(direction),
+        "direction": _text(direction),
         "raw_json": json_text_array(raw_json),
         "event_name": text_array(event_name),
         "origin_file": _same(lf.rel, n),
@@ -87,7 +97,7 @@ def ws_event_tables(lf: LegacyFile, session_id: str) -> dict[str, pa.Table]:
     }
     # columns legacy lines never state (namespace, ack_id...): null
     table = pa.Table.from_arrays(
-        [cols[f.name] if f.name in cols else pa.nulls(n, f.type) for f in WS_EVENT_SCHEMA], schema=WS_EVENT_SCHEMA)
+        [cols[name] if name in cols else pa.nulls(n, type_) for name, type_ in _WS_FIELDS], schema=WS_EVENT_SCHEMA)
     return {date: table if rows is None else table.take(rows)
             for date, rows in _day_rows(ts)}
 
@@ -95,6 +105,8 @@ def ws_event_tables(lf: LegacyFile, session_id: str) -> dict[str, pa.Table]:
 def quarantine_tables(lf: LegacyFile, session_id: str) -> dict[str, pa.Table]:
     """date -> QUARANTINE table. A quarantined line takes the time of the record before it (else
     after it; a file without records: its mtime) so it lands next to its neighbours."""
+    if not lf.quarantined:
+        return {}
     lines = [r[LINE_NO] for r in lf.rows]
     rows: list[tuple[int, int, QuarantineItem]] = []  # (ts_us, seq, item)
     for seq, item in enumerate(lf.quarantined):
