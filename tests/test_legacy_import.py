@@ -15,8 +15,9 @@ import pytest
 from click.testing import CliRunner
 from legacy_helpers import FIXTURES, copy_fixtures, line_of, plain_counts, query, tree
 
+from vectra_capture.legacy import importer
 from vectra_capture.legacy.importer import import_legacy
-from vectra_capture.store import read_manifest
+from vectra_capture.store import atomic, read_manifest
 from vectra_capture.store.envelope import QUARANTINE_SCHEMA, WS_EVENT_SCHEMA
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.cli import main
@@ -244,3 +245,20 @@ def test_worker_processes_write_the_same_rows(imported: tuple[DataPaths, dict], 
     assert query(f"SELECT {cols} FROM {_ws(other)} ORDER BY 1, 2") == query(f"SELECT {cols} FROM {_ws(paths)} ORDER BY 1, 2")
     assert set(tree(other.events_parquet)) == set(tree(paths.events_parquet))
     assert [r["file"] for r in s["per_file"]] == [r["file"] for r in first["per_file"]]
+
+
+def test_folders_are_durable_before_the_manifest_says_imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The import fsyncs each folder it wrote into once, not per file, and always before the manifest
+    that records those files as imported is written (a power cut cannot leave a manifest entry whose
+    rows' rename was lost)."""
+    events: list[str] = []
+    real_sync, real_manifest = atomic._fsync_dir_now, importer.write_manifest
+    monkeypatch.setattr(atomic, "_fsync_dir_now", lambda p: (events.append(os.fspath(p)), real_sync(p)))
+    monkeypatch.setattr(importer, "write_manifest", lambda *a: (events.append("manifest"), real_manifest(*a)))
+    paths = DataPaths.resolve(tmp_path / "data")
+    import_legacy([FIXTURES], paths, legacy_root=FIXTURES, workers=1)
+    written = {str(p.parent) for p in (tmp_path / "data").rglob("legacy-*.parquet")}
+    assert len(written) >= 2 and "manifest" in events
+    before = events[: events.index("manifest")]
+    assert written <= set(before)
+    assert len(before) == len(set(before))  # once per folder, not once per file (58 files)

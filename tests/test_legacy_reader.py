@@ -11,6 +11,7 @@ from legacy_helpers import FIXTURES, RAW_SAMPLES, line_of, plain_counts
 
 from vectra_capture.legacy.formats import CAPTURE, FEED_SAMPLE, GAME, HEADER, UNKNOWN
 from vectra_capture.legacy.reader import read_legacy_file
+from vectra_capture.legacy.records import RAW_JSON, ROW_FIELDS
 from vectra_capture.legacy.timestamps import to_utc_us
 
 ALL_FILES = sorted(FIXTURES.glob("*.jsonl"))
@@ -226,9 +227,14 @@ def test_dst_fall_back_second_pass_reads_as_est(tmp_path: Path) -> None:
 
 
 def _row_view(lf) -> tuple:
-    """What the importer's rows and quarantine are made of."""
-    recs = [(r.index, r.line_no, r.ts_us, r.event_name, r.raw_json(), r.game_id, r.player_id, r.username,
-             r.direction) for r in lf.records]
+    """What the importer's rows and quarantine are made of: (seq, *Row) per record."""
+    if lf.rows:  # lean: a record's seq is its position
+        assert not lf.records and all(type(r) is tuple and len(r) == len(ROW_FIELDS) for r in lf.rows)
+        recs = list(enumerate(lf.rows))
+    else:
+        recs = [(r.index, (r.ts_us, r.line_no, r.event_name, r.game_id, r.player_id, r.username, r.direction,
+                           r.raw_json())) for r in lf.records]
+        assert [row for _, row in recs] == [r.row() for r in lf.records]
     quarantined = [(q.line_no, q.raw, q.reason, q.fragment) for q in lf.quarantined]
     return recs, quarantined, lf.counters.as_dict(), lf.sha256, lf.size
 
@@ -252,11 +258,11 @@ def test_lean_records_give_the_same_rows(tmp_path: Path) -> None:
         full = read_legacy_file(path, path.parent)
         lean = read_legacy_file(path, path.parent, keep_objects=False)
         assert _row_view(lean) == _row_view(full), path.name
-        assert all(r.obj is None and r.payload is None and not r.args for r in lean.records)
+        assert lean.game_ids == full.game_ids
     lf = read_legacy_file(cap, tmp_path, keep_objects=False)
     c = lf.counters
     assert (c.lines, c.imported, c.salvaged, c.salvaged_records, c.blank, c.quarantined) == (7, 2, 1, 2, 2, 2)
-    assert json.loads(lf.records[0].raw_json())[2]["username"] == "ü"
+    assert json.loads(lf.rows[0][RAW_JSON])[2]["username"] == "ü"
     assert [q.raw for q in lf.quarantined if not q.fragment][0] == "\u00a0".encode()
 
 

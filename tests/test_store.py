@@ -7,7 +7,7 @@ import os
 import pyarrow.parquet as pq
 import pytest
 
-from vectra_capture.store import RawSink, atomic_writer, recover_spool
+from vectra_capture.store import RawSink, atomic, atomic_writer, folder_syncs_deferred, recover_spool
 from vectra_capture.store.envelope import QUARANTINE, RawRecord
 from vectra_capture.store.layout import DataPaths
 from vectra_capture.store.spool import SpoolSegment, read_segment, segment_path
@@ -30,6 +30,27 @@ def test_atomic_writer_leaves_nothing_on_error(tmp_path) -> None:
     with atomic_writer(target) as fh:
         fh.write(b"whole")
     assert target.read_bytes() == b"whole" and os.listdir(target.parent) == ["file.json"]
+
+
+def test_deferred_folder_syncs_happen_once_per_folder_at_sync(tmp_path, monkeypatch) -> None:
+    """Inside folder_syncs_deferred a file appears whole at once, but its folder is fsynced only when
+    sync() is called (once per folder however many files), and the rest at the end of the block."""
+    synced: list[str] = []
+    real = atomic._fsync_dir_now
+    monkeypatch.setattr(atomic, "_fsync_dir_now", lambda p: (synced.append(os.fspath(p)), real(p)))
+    a, b = tmp_path / "a", tmp_path / "b"
+    with folder_syncs_deferred() as sync:
+        for i in range(3):
+            atomic.atomic_write_bytes(a / f"{i}.bin", b"x" * i)
+        assert (a / "2.bin").read_bytes() == b"xx" and synced == []
+        sync()
+        assert synced == [str(a)]
+        atomic.atomic_write_bytes(b / "0.bin", b"y")
+        atomic.remove_file(a / "0.bin")
+        assert synced == [str(a)]
+    assert sorted(synced[1:]) == [str(a), str(b)]
+    atomic.atomic_write_bytes(b / "1.bin", b"z")  # outside the block: synced right away
+    assert synced[-1] == str(b) and len(synced) == 4
 
 
 def test_spool_round_trip_and_torn_tail(tmp_path) -> None:

@@ -37,7 +37,14 @@ from vectra_capture.legacy.lines import DEFAULT_MAX_LINE_BYTES
 from vectra_capture.legacy.reader import read_legacy_file, relative_name
 from vectra_capture.legacy.rows import DOC_TYPE, SOURCE, quarantine_tables, ws_event_tables
 from vectra_capture.legacy.summary import FileResult, failed_result, summarize
-from vectra_capture.store import FileLock, lock_path, read_manifest, replace_file_set, write_manifest
+from vectra_capture.store import (
+    FileLock,
+    folder_syncs_deferred,
+    lock_path,
+    read_manifest,
+    replace_file_set,
+    write_manifest,
+)
 from vectra_capture.store.fingerprints import content_digest, same_stat, stat_entry
 from vectra_capture.store.layout import DataPaths, default_legacy_dir
 from vectra_capture.store.lease import LEGACY_IMPORT_WRITER, Lease
@@ -163,7 +170,10 @@ def import_legacy(
     if on_plan:
         on_plan(len(files))
     results: dict[str, FileResult] = {}
-    with FileLock(lock_path(paths, MANIFEST)), Lease(paths, LEGACY_IMPORT_WRITER):
+    # Folders are fsynced once per manifest write, not after each of the thousands of small files
+    # (durable before the manifest says they are imported; rows still appear whole or not at all).
+    with FileLock(lock_path(paths, MANIFEST)), Lease(paths, LEGACY_IMPORT_WRITER), \
+            folder_syncs_deferred() as sync_folders:
         manifest = read_manifest(paths, MANIFEST) or {"version": 1, "files": {}}
         entries: dict[str, Any] = manifest.setdefault("files", {})
         dirty = 0
@@ -184,6 +194,7 @@ def import_legacy(
             if on_file:
                 on_file(res)
             if dirty and time.monotonic() - flushed_at >= _MANIFEST_FLUSH_SECONDS:
+                sync_folders()
                 write_manifest(paths, MANIFEST, manifest)
                 dirty, flushed_at = 0, time.monotonic()
 
@@ -203,6 +214,7 @@ def import_legacy(
             for res, entry in _run(paths, todo, workers, max_line_bytes):
                 done(res, entry)
         finally:
+            sync_folders()
             if dirty:
                 write_manifest(paths, MANIFEST, manifest)
     ordered = [results[k] for k in keys]

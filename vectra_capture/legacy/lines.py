@@ -95,12 +95,16 @@ def iter_lines(fh: BinaryIO, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, diges
         if complete:
             current.add(complete[0])  # ends the line the previous block left open
             yield current.take()
-            for piece in complete[1:]:
-                if len(piece) <= max_line_bytes:
-                    yield piece
-                else:
-                    current.add(piece)
-                    yield current.take()
+            rest = complete[1:]
+            if rest and max(map(len, rest)) <= max_line_bytes:
+                yield from rest  # the usual block: every line within the limit
+            else:
+                for piece in rest:
+                    if len(piece) <= max_line_bytes:
+                        yield piece
+                    else:
+                        current.add(piece)
+                        yield current.take()
         current.add(tail)
     if current.size:
         yield current.take()

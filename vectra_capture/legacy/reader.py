@@ -32,13 +32,15 @@ import hashlib
 import json
 import json.scanner
 import os
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 from vectra_capture.legacy.formats import HEADER, RECORD_OPENERS, UNKNOWN, detect_format
 from vectra_capture.legacy.lines import DEFAULT_MAX_LINE_BYTES, OversizedLine, iter_lines
-from vectra_capture.legacy.records import LegacyRecord, RecordBuilder
+from vectra_capture.legacy.records import GAME_ID, LINE_NO, TS, LegacyRecord, RecordBuilder, Row
 from vectra_capture.legacy.salvage import fragment_reason, salvage_line, unsalvageable_reason
 from vectra_capture.legacy.timestamps import game_id_day
 from vectra_capture.store.partitions import US_PER_DAY
@@ -47,6 +49,9 @@ from vectra_capture.store.partitions import US_PER_DAY
 _SCAN = json.scanner.make_scanner(json.JSONDecoder())
 _DETECT_BLOCK_BYTES = 16 * 1024  # the format is nearly always decided by the first line
 _LEARNED_OPENERS_MAX = 8  # header files: how many first-key openers of bare tick dicts to learn
+
+
+_TS_OF, _GAME_ID_OF = itemgetter(TS), itemgetter(GAME_ID)
 
 
 @dataclass(slots=True)
@@ -90,13 +95,19 @@ class LegacyFile:
     size: int
     mtime_ns: int
     sha256: str
-    records: list[LegacyRecord] = field(default_factory=list)
+    records: list[LegacyRecord] = field(default_factory=list)  # read with keep_objects (the default)
+    rows: list[Row] = field(default_factory=list)  # read with keep_objects=False: the lean records
     quarantined: list[QuarantineItem] = field(default_factory=list)
     counters: Counters = field(default_factory=Counters)
     detail: str = ""  # why the format is unknown
 
     @property
     def game_ids(self) -> set[str]:
+        if self.rows:
+            ids = set(map(_GAME_ID_OF, self.rows))
+            ids.discard(None)
+            ids.discard("")
+            return ids
         return {r.game_id for r in self.records if r.game_id}
 
 
@@ -119,11 +130,11 @@ def read_legacy_file(
     """Read and classify every line of one legacy file. Never raises on bad content; memory is bounded
     by `max_line_bytes` per line (longer lines are quarantined with their size), not by the file.
 
-    `keep_objects=False` (the importer) gives lean records: each keeps only what its row needs (its
-    `text` is then the row's raw_json; obj, payload and args are dropped as soon as it is built), so
-    a file's thousands of parsed dicts are never alive together (memory, and the cyclic GC that
-    otherwise re-walks them all again and again). `rel`: the file's key when the caller has it already
-    (`relative_name` resolves the path)."""
+    `keep_objects=False` (the importer) gives lean records in `rows` instead of `records`: one `Row`
+    tuple each, only what its row needs (raw_json built, the parsed dicts dropped as soon as it is
+    made), so a file's thousands of parsed dicts are never alive together (memory, and the cyclic GC
+    that otherwise re-walks them all again and again) and no object is made per record. `rel`: the
+    file's key when the caller has it already (`relative_name` resolves the path)."""
     path = Path(path)
     with path.open("rb") as fh:
         mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
@@ -181,16 +192,16 @@ def _read_records(out: LegacyFile, lines: Iterator[bytes | OversizedLine], max_l
     openers = RECORD_OPENERS[fmt]
     learned: set[str] = set(openers)  # first-key prefixes of whole records seen so far, e.g. '{"tick"'
     learning = fmt == HEADER
-    records = out.records
+    records: list[LegacyRecord] | list[Row] = out.records if keep_objects else out.rows
     keep = records.append
-    no = 0
+    no = imported = 0
     for no, raw in enumerate(lines, 1):
         if type(raw) is OversizedLine:
             _quarantine_oversized(out, no, raw, max_line_bytes)
             continue
         # str.strip() drops the \r too; a line of non-ASCII whitespace only (e.g. U+00A0) is not
         # blank (bytes.strip() keeps it) and goes on to be quarantined as before
-        text = raw.decode("utf-8", errors="replace").strip()
+        text = raw.decode("utf-8", "replace").strip()
         if not text and not raw.strip():
             c.blank += 1
             continue
@@ -205,7 +216,7 @@ def _read_records(out: LegacyFile, lines: Iterator[bytes | OversizedLine], max_l
                 c.quarantined += 1
                 out.quarantined.append(QuarantineItem(no, raw, rec))
                 continue
-            c.imported += 1
+            imported += 1
             keep(rec)
             if learning and len(learned) < _LEARNED_OPENERS_MAX:  # bare tick dicts: learn their first key
                 key_end = text.find('"', 2)
@@ -228,26 +239,64 @@ def _read_records(out: LegacyFile, lines: Iterator[bytes | OversizedLine], max_l
                 no, text[a:b].encode(), fragment_reason(a, b, len(salvage.records)), fragment=True,
             ))
     c.lines = no
-    _finish(out)
+    c.imported = imported
+    if keep_objects:
+        _finish_records(out)
+    else:
+        _finish_rows(out)
 
 
-def _finish(out: LegacyFile) -> None:
+def _neighbour_times(times: list[int], fallback: int) -> dict[int, int]:
+    """index -> time for the records without one (NO_TIME, or any time before 1970): the next
+    record's time, else the previous one's, else `fallback` (the file's mtime)."""
+    if not times or min(times) >= 0:
+        return {}
+    missing = [i for i, t in enumerate(times) if t < 0]
+    known = [i for i, t in enumerate(times) if t >= 0]
+    out = {}
+    for i in missing:
+        after = [k for k in known if k > i]
+        before = [k for k in known if k < i]
+        near = after[0] if after else before[-1] if before else None
+        out[i] = times[near] if near is not None else fallback
+    return out
+
+
+def _gameid_date_mismatch(game_ids: Iterable[str | None], times: list[int]) -> int:
+    """How many records have a gameId whose date prefix is not their UTC date (checked once per
+    distinct pair; a file nearly always lies within one UTC date)."""
+    if not times:
+        return 0
+    first = min(times) // US_PER_DAY
+    if first == max(times) // US_PER_DAY:
+        pairs = {(gid, first): n for gid, n in Counter(game_ids).items()}
+    else:
+        pairs = Counter(zip(game_ids, [t // US_PER_DAY for t in times], strict=True))
+    mismatch = 0
+    for (gid, day), n in pairs.items():
+        if gid:
+            gid_day = game_id_day(gid)
+            if gid_day is not None and gid_day != day:
+                mismatch += n
+    return mismatch
+
+
+def _finish_records(out: LegacyFile) -> None:
     """Number the records, give time-less header lines their neighbour's time, check gameId dates."""
     records = out.records
     for i, rec in enumerate(records):
         rec.index = i
-    missing = [i for i, r in enumerate(records) if r.ts_us < 0]  # NO_TIME (and any time before 1970)
-    if missing:
-        known = [i for i, r in enumerate(records) if r.ts_us >= 0]
-        for i in missing:
-            after = [k for k in known if k > i]
-            before = [k for k in known if k < i]
-            near = after[0] if after else before[-1] if before else None
-            records[i].ts_us = records[near].ts_us if near is not None else out.mtime_ns // 1000
-    mismatch = 0
-    for rec in records:
-        if rec.game_id:
-            day = game_id_day(rec.game_id)
-            if day is not None and day != rec.ts_us // US_PER_DAY:
-                mismatch += 1
-    out.counters.gameid_date_mismatch = mismatch
+    for i, ts in _neighbour_times([r.ts_us for r in records], out.mtime_ns // 1000).items():
+        records[i].ts_us = ts
+    out.counters.gameid_date_mismatch = _gameid_date_mismatch(
+        [r.game_id for r in records], [r.ts_us for r in records])
+
+
+def _finish_rows(out: LegacyFile) -> None:
+    """`_finish_records` for lean records (a row's seq is its index already)."""
+    rows = out.rows
+    times = list(map(_TS_OF, rows))
+    for i, ts in _neighbour_times(times, out.mtime_ns // 1000).items():
+        rows[i] = (ts, *rows[i][LINE_NO:])
+        times[i] = ts
+    out.counters.gameid_date_mismatch = _gameid_date_mismatch(map(_GAME_ID_OF, rows), times)

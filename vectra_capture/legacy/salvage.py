@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from vectra_capture.legacy.records import LegacyRecord, RecordBuilder
+from vectra_capture.legacy.records import LegacyRecord, RecordBuilder, Row
 
 ANY_OBJECT_OPENER = ('{"',)  # the fallback when no known opener yields a record
 _DECODER = json.JSONDecoder()
@@ -23,7 +23,7 @@ _DECODER = json.JSONDecoder()
 class Salvage:
     """What one broken line gave: its records and the pieces that are not part of any record."""
 
-    records: list[LegacyRecord] = field(default_factory=list)
+    records: list[LegacyRecord | Row] = field(default_factory=list)  # Rows from a lean builder
     fragments: list[tuple[int, int]] = field(default_factory=list)  # character ranges of the line
 
 
@@ -81,10 +81,10 @@ def _decodable_objects(text: str, starts: list[int]) -> list[tuple[int, int, Any
 
 def _records_at(
     builder: RecordBuilder, text: str, line_no: int, openers: tuple[str, ...]
-) -> tuple[list[LegacyRecord], list[tuple[int, int]], list[int]]:
+) -> tuple[list[LegacyRecord | Row], list[tuple[int, int]], list[int]]:
     """(records, their character spans, every opener position) of one line."""
     starts = _opener_positions(text, openers)
-    records: list[LegacyRecord] = []
+    records: list[LegacyRecord | Row] = []
     spans: list[tuple[int, int]] = []
     for a, b, piece in _decodable_objects(text, starts):
         rec = builder.build(piece, text[a:b], line_no, True)

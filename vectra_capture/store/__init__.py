@@ -9,6 +9,7 @@ from vectra_capture.store.atomic import (
     atomic_write_table,
     atomic_writer,
     ensure_dir,
+    folder_syncs_deferred,
     remove_empty_dirs,
     remove_file,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "default_legacy_dir",
     "delete_partition",
     "ensure_dir",
+    "folder_syncs_deferred",
     "read_manifest",
     "recover_spool",
     "remove_empty_dirs",

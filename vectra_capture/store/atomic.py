@@ -1,4 +1,8 @@
-"""Whole-or-nothing file writes: temp name in the same folder, fsync, rename, fsync the folder."""
+"""Whole-or-nothing file writes: temp name in the same folder, fsync, rename, fsync the folder.
+
+A writer of many small files (the legacy import) can defer the folder fsyncs (`folder_syncs_deferred`):
+each folder is then fsynced once, when it calls `sync()` before writing the record that commits those
+files (its manifest), instead of once per file."""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import contextlib
 import errno
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import IO, Any
 
@@ -42,12 +47,47 @@ def ensure_dir(path: Path) -> Path:
     return path
 
 
+# The folders whose fsync waits for the caller's sync() (inside a folder_syncs_deferred block), else None.
+_DEFERRED_FOLDERS: ContextVar[set[str] | None] = ContextVar("vectra_deferred_folder_syncs", default=None)
+
+
 def _fsync_dir(path: Path) -> None:
+    pending = _DEFERRED_FOLDERS.get()
+    if pending is not None:
+        pending.add(os.fspath(path))
+        return
+    _fsync_dir_now(path)
+
+
+def _fsync_dir_now(path: Path | str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def folder_syncs_deferred() -> Iterator[Callable[[], None]]:
+    """Within the block (this thread or task), the folder fsync that makes a rename or a delete durable
+    is done once per folder when the yielded `sync()` is called, and at the end of the block, instead
+    of after every file. Files still appear whole or not at all (rename is atomic); what waits is
+    only their durability across a power cut, so call `sync()` before writing whatever records
+    them as done (a manifest). A folder that cannot be synced any more (removed meanwhile) is skipped."""
+    pending: set[str] = set()
+    token = _DEFERRED_FOLDERS.set(pending)
+
+    def sync() -> None:
+        while pending:
+            folder = pending.pop()
+            with contextlib.suppress(FileNotFoundError):
+                _fsync_dir_now(folder)
+
+    try:
+        yield sync
+    finally:
+        _DEFERRED_FOLDERS.reset(token)
+        sync()
 
 
 def _partial_name(path: Path) -> Path:
@@ -105,9 +145,22 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
 
 
+# Up to this many bytes of Arrow data, a table is encoded in memory and written with one write(): the
+# Parquet writer's many small writes into a Python file object cost more CPU than the file itself
+# for the small files an import writes by the thousand (same bytes either way).
+_BUFFERED_TABLE_BYTES = 64 * 1024 * 1024
+
+
 def atomic_write_table(path: Path, table: pa.Table, compression: str = "zstd") -> None:
+    if table.get_total_buffer_size() > _BUFFERED_TABLE_BYTES:
+        with atomic_writer(path) as fh:
+            pq.write_table(table, fh, compression=compression)
+        return
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression=compression)
+    data = sink.getvalue()
     with atomic_writer(path) as fh:
-        pq.write_table(table, fh, compression=compression)
+        fh.write(data)
 
 
 def remove_file(path: Path) -> bool:

@@ -14,7 +14,7 @@ import pyarrow as pa
 from vectra_capture.store.atomic import atomic_write_table, remove_file
 from vectra_capture.store.envelope import QUARANTINE_SCHEMA
 from vectra_capture.store.layout import DataPaths
-from vectra_capture.store.partitions import quarantine_dir
+from vectra_capture.store.partitions import named_in_dates, quarantine_dir
 
 
 def replace_quarantine_file_set(
@@ -26,7 +26,7 @@ def replace_quarantine_file_set(
         path = quarantine_dir(paths, source, date) / name
         atomic_write_table(path, table.cast(QUARANTINE_SCHEMA))
         written.append(path)
-    for stale in (paths.quarantine / source).glob(f"date=*/{name}"):
+    for stale in named_in_dates(paths.quarantine / source, name):
         if stale not in written:
             remove_file(stale)
     return written
