@@ -24,7 +24,7 @@ from vectra_capture.store.layout import DataPaths
 from vectra_capture.store.lease import Lease, index_writer
 from vectra_pipeline.duck import sql_values
 from vectra_pipeline.index.checkpoint import read_checkpoint, save_table_entry, table_entry
-from vectra_pipeline.index.docs.common import Doc
+from vectra_pipeline.index.docs.common import DOCS_VERSION, Doc
 from vectra_pipeline.index.embedder import Embedder, get_embedder
 from vectra_pipeline.index.errors import ModelMismatch
 from vectra_pipeline.index.locks import table_lock
@@ -147,6 +147,8 @@ def _build_locked(paths: DataPaths, table: str, full: bool, embedder: Embedder,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"), "last_mode": result.mode,
         # full builds write it; incremental ones keep what the table was built with (checked above)
         "model_path": model_path(embedder) if full else entry.get("model_path"),
+        # an incremental build only gets here when the check above found this version (or no entry)
+        "docs_version": DOCS_VERSION,
     }, embedder)
     result.message = (f"{result.embedded} documents embedded, {result.skipped} unchanged, {result.deleted} "
                       f"deleted; {result.rows} rows")
