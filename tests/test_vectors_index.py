@@ -36,7 +36,7 @@ from vectra_pipeline import duck
 from vectra_pipeline.cli import main
 from vectra_pipeline.index.build import build_table
 from vectra_pipeline.index.checkpoint import CHECKPOINT
-from vectra_pipeline.index.docs.common import DOCS_VERSION, source_key
+from vectra_pipeline.index.docs.common import DOCS_VERSION, short_number, source_key
 from vectra_pipeline.index.docs.protocol import protocol_docs
 from vectra_pipeline.index.embedder import SentenceTransformerEmbedder, get_embedder, minilm_path
 from vectra_pipeline.index.errors import InvalidFilter, ModelMismatch
@@ -185,7 +185,7 @@ def test_fixture_indexed(data: DataPaths) -> None:
         assert doc["game_id"] == gid and doc["player_id"] == pid and doc["date"]
         assert f" in game {gid} " in doc["text"] and f"({len(trades)}): " in doc["text"]
         for t in trades.values():
-            assert f"{t['type']} {t['amount']} at tick {t['tickIndex']} price {t['price']}" in doc["text"]
+            assert f"{t['type']} {short_number(t['amount'])} at {short_number(t['price'])}x tick {t['tickIndex']}" in doc["text"]
     assert sum(len(v) for v in by_pair.values()) == len(
         {e["data"][-1]["id"] for e in sample_events() if e["event_type"] == "standard/newTrade"})
     assert {f"game:{g['id']}" for g in history_games()} <= ids
@@ -299,8 +299,9 @@ def test_a_players_trades_in_several_files_are_one_document(data: DataPaths) -> 
             and r["player_id"] == known["playerId"]]
     assert [r["id"] for r in mine] == [doc_id]
     text = mine[0]["text"]
-    assert f"({n + 1}): " in text and text.endswith("; short_open 0.777 at tick 399 price " + f"{known['price']}.")
-    assert text.count(f"at tick {known['tickIndex']} price {known['price']}") == 1  # seen twice, once in the text
+    price = short_number(known["price"])
+    assert f"({n + 1}): " in text and text.endswith(f"; short_open 0.777 at {price}x tick 399.")
+    assert text.count(f"at {price}x tick {known['tickIndex']};") == 1  # seen twice, once in the text
     assert mine[0]["source_file"] != source_key(data, path)  # its first trade is in the fixture's file
     remove_file(path)
     out = build_table(data, "events", full=False)
@@ -369,9 +370,11 @@ def test_documents_use_utc_whatever_the_machine_time_zone(data: DataPaths, monke
                         event_name="standard/newTrade", game_id=trade["gameId"], player_id=trade["playerId"])
         [raw] = write_records(data, [rec], "midnight")
         note = write_debug_note(data, "written just after midnight UTC", now=at)
-        expected_date, expected_at = at.strftime("%Y-%m-%d"), at.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
-        for table, path, doc_id in (("events", raw, f"trades:{trade['gameId']}:{trade['playerId']}"),
-                                     ("debug_notes", note, None)):
+        expected_date = at.strftime("%Y-%m-%d")
+        # a trade document names its first trade's time to the minute (the date is its date column)
+        for table, path, doc_id, expected_at in (
+                ("events", raw, f"trades:{trade['gameId']}:{trade['playerId']}", "at 00:30 UTC"),
+                ("debug_notes", note, None, at.strftime("%Y-%m-%d %H:%M:%S") + " UTC")):
             files = source_files(data, table)
             key = source_key(data, path)
             docs = [d for d in docs_for(data, table, [key], files, full=False).docs if d.source_file == key]

@@ -43,6 +43,15 @@ def short_hash(text: str, n: int = 16) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:n]
 
 
+def short_number(value: Any, digits: int = 4) -> str:
+    """A float as a sentence carries it, `digits` significant digits (1.6710016566304622 -> 1.671): each
+    further digit costs word-pieces and no meaning to a semantic search; SQL keeps the exact value."""
+    if not isinstance(value, float):
+        return str(value)
+    text = f"{value:.{digits}g}"
+    return text if "e" not in text else repr(value)
+
+
 def source_key(paths: DataPaths, path: Path) -> str:
     """A data file's path relative to the data root: its checkpoint key and its docs' source_file."""
     return path.relative_to(paths.root).as_posix()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from vectra_capture.store.layout import DataPaths
-from vectra_pipeline.index.docs.common import Doc, json_text, short_hash, source_key
+from vectra_pipeline.index.docs.common import Doc, json_text, short_hash, short_number, source_key
 
 TRADE_EVENT = "standard/newTrade"
 SIDEBET_EVENTS = {"newSideBet": "placed", "currentSidebet": "active", "currentSidebetResult": "result"}
@@ -104,7 +104,7 @@ def _rows(con: Any, files: list[Path], games: list[str] | None) -> list[tuple]:
     where = "" if games is None else "AND (game_id IS NULL OR list_contains(?::VARCHAR[], game_id))"
     return con.execute(
         f"""SELECT epoch_us(ts), session_id, seq, filename, event_name, game_id, player_id, username,
-                   strftime(ts, '%Y-%m-%d'), strftime(ts, '%Y-%m-%d %H:%M:%S'), raw_json
+                   strftime(ts, '%Y-%m-%d'), strftime(ts, '%H:%M'), raw_json
             FROM read_parquet(?, union_by_name=true, filename=true)
             WHERE event_name IN ({", ".join("?" * len(FOLDED_EVENTS))}) {where}""",
         [[str(f) for f in files], *FOLDED_EVENTS, *([] if games is None else [games])],
@@ -132,20 +132,22 @@ def _trade_clause(item: dict) -> str:
     coin = item.get("coin")
     coin = f" {coin}" if coin and coin != DEFAULT_COIN else ""
     lev = f" leverage {item['leverage']}x" if item.get("leverage") not in (None, 1) else ""
-    return f"{item.get('type')} {item.get('amount')}{coin} at tick {item.get('tickIndex')} price {item.get('price')}{lev}"
+    # price is the game's multiplier: "at 2.09x"
+    return (f"{item.get('type')} {short_number(item.get('amount'))}{coin} at {short_number(item.get('price'))}x "
+            f"tick {item.get('tickIndex')}{lev}")
 
 
 def _sidebet_clause(event_name: str, item: dict) -> str:
     fields = [SIDEBET_EVENTS[event_name]]
     if item.get("betAmount") is not None:
-        fields.append(f"bet {item['betAmount']}")
+        fields.append(f"bet {short_number(item['betAmount'])}")
     if item.get("xPayout") is not None:
-        fields.append(f"at {item['xPayout']}x")
+        fields.append(f"at {short_number(item['xPayout'])}x")
     if item.get("startTick") is not None or item.get("endTick") is not None:
         fields.append(f"ticks {item.get('startTick')}-{item.get('endTick')}")
     elif item.get("tickIndex") is not None:
         fields.append(f"tick {item['tickIndex']}")
-    fields += [f"{k} {item[k]}" for k in ("payout", "profit") if item.get(k) is not None]
+    fields += [f"{k} {short_number(item[k])}" for k in ("payout", "profit") if item.get(k) is not None]
     return " ".join(fields)
 
 
@@ -153,7 +155,8 @@ def _doc(g: _Group) -> Doc:
     who = f"{g.name} ({g.player_id})" if g.name else f"anonymous player {g.player_id}"
     game = g.game_id or f"unknown-{g.first_date}"
     head = "Trades" if g.kind == "trade" else "Side bets"
-    text = f"{head} by {who} in game {game} from {g.first_at} UTC ({len(g.clauses)}): {'; '.join(g.clauses.values())}."
+    # the first item's time to the minute: the date is a filter column, seconds mean nothing to a search
+    text = f"{head} by {who} in game {game} at {g.first_at} UTC ({len(g.clauses)}): {'; '.join(g.clauses.values())}."
     prefix = "trades" if g.kind == "trade" else "sidebets"
     return Doc(id=f"{prefix}:{game}:{g.player_id}", text=text, kind=g.kind, source_file=g.source,
                event_name=next(iter(g.events)) if len(g.events) == 1 else None, game_id=g.game_id,
