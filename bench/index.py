@@ -357,7 +357,8 @@ def bench_day(work: Path, scale: float, sample: int, rounds: int = 3) -> dict:
     builders over real Parquet) and to embed them (each kind's docs/s on a sample of `sample` texts
     with the default embedder, times the day's count: embedding all of a day here would take long on a
     loaded 2-core machine). The baseline, measured in the same run and alternated with the built kinds:
-    one document per trade and per side bet (documents version 1)."""
+    the documents of version 1 (one per trade and per side bet; trades, side bets and chat embedded with
+    their player and game ids and times)."""
     from vectra_pipeline import duck
     from vectra_pipeline.index.docs import feed, player_games
     from vectra_pipeline.index.docs.common import source_key
@@ -376,11 +377,12 @@ def bench_day(work: Path, scale: float, sample: int, rounds: int = 3) -> dict:
         docs += feed.system_docs_for_file(paths, con, f)
     docs_s = (time.perf_counter() - t0) / scale
     con.close()
-    texts: dict[str, list[str]] = {}
+    texts: dict[str, list[str]] = {}  # what the model embeds (a document's embed_text when it has one)
     for d in docs:
-        texts.setdefault(d.kind, []).append(embedder.trim(d.text))
+        texts.setdefault(d.kind, []).append(embedder.trim(d.embed_text or d.text))
     texts["game"] = [_game_text(g["game_id"], i) for i, g in enumerate(items["game"])]
     baseline = {f"{k}_per_item": [embedder.trim(t) for t in v] for k, v in per_item_texts(items).items()}
+    baseline["chat_per_item"] = [embedder.trim(d.text) for d in docs if d.kind == "chat"]  # ids and time embedded
     embedder.embed(texts["trade"][:16])  # warm-up
     rates = _embed_rates(embedder, {**texts, **baseline}, sample, rounds)
     kinds: dict[str, dict] = {}
@@ -391,7 +393,7 @@ def bench_day(work: Path, scale: float, sample: int, rounds: int = 3) -> dict:
                        "tokens_per_day": round(per_day * mean_tokens), "docs_per_s": round(rates[kind], 1),
                        "embed_s_per_day": round(per_day / rates[kind], 1)}
     built = [k for k in texts]
-    per_item = [k for k in built if k not in ("trade", "sidebet")] + list(baseline)
+    per_item = [k for k in built if k not in ("trade", "sidebet", "chat")] + list(baseline)
     embed_built = sum(kinds[k]["embed_s_per_day"] for k in built)
     embed_per_item = sum(kinds[k]["embed_s_per_day"] for k in per_item)
     tokens_built = sum(kinds[k]["tokens_per_day"] for k in built)

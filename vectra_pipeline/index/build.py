@@ -204,11 +204,12 @@ def _write_incremental(tbl: Any, docs: list[Doc], touched: set[str], schema: pa.
 
 def embed_docs(docs: list[Doc], embedder: Embedder, progress: ProgressFactory | None,
                desc: str) -> tuple[list[str], np.ndarray]:
-    texts = [embedder.trim(d.text) for d in docs]
+    texts = [embedder.trim(d.text) for d in docs]  # stored, shown and full-text indexed
+    embedded = [t if d.embed_text is None else embedder.trim(d.embed_text) for d, t in zip(docs, texts, strict=True)]
     bar = progress(len(texts), desc) if progress and texts else None
     parts = []
-    for start in range(0, len(texts), EMBED_CHUNK):
-        chunk = texts[start : start + EMBED_CHUNK]
+    for start in range(0, len(embedded), EMBED_CHUNK):
+        chunk = embedded[start : start + EMBED_CHUNK]
         parts.append(embedder.embed(chunk))
         if bar is not None:
             bar.update(len(chunk))
@@ -223,7 +224,7 @@ def _rows(docs: list[Doc], texts: list[str], vectors: np.ndarray, schema: pa.Sch
         "id": [d.id for d in docs],
         "text": texts,
         "vector": [v.tolist() for v in vectors],
-        "text_hash": [d.text_hash for d in docs],  # hash of the untrimmed text: the change detector
+        "text_hash": [d.text_hash for d in docs],  # hash of the untrimmed text (and embed_text): the change detector
     }
     for c in FILTER_COLUMNS:
         cols[c] = [getattr(d, c) for d in docs]

@@ -32,10 +32,15 @@ class Doc:
     player_id: str | None = None
     date: str | None = None
     path: str | None = None  # repo-relative file path (code_context, debug_notes)
+    # what the model embeds when it differs from `text`: the text without long ids (a player's
+    # did:privy:..., a game id: ~40 word-pieces of no meaning to a semantic search). `text` keeps them:
+    # it is what a search shows and what the full-text leg matches, and the filter columns hold them.
+    embed_text: str | None = None
 
     @property
     def text_hash(self) -> str:
-        return hashlib.sha1(self.text.encode()).hexdigest()
+        both = self.text if self.embed_text is None else f"{self.text}\0{self.embed_text}"
+        return hashlib.sha1(both.encode()).hexdigest()
 
 
 def short_hash(text: str, n: int = 16) -> str:

@@ -54,8 +54,10 @@ def _short_doc(event_name: str, item: dict, game_id: str | None, player_id: str 
     who = _player_label(item, username, player_id)
     text = f"Chat message from {who} (level {item.get('level')}) at {at} UTC: {item.get('message')}"
     key = short_hash(f"{pid}|{item.get('timestamp')}|{item.get('message')}")
+    name = item.get("username") or username or "an anonymous player"
     return Doc(id=f"chat:{key}", text=text, kind="chat", source_file=source, event_name=event_name,
-               game_id=gid, player_id=pid, date=date)
+               game_id=gid, player_id=pid, date=date,
+               embed_text=f"Chat message from {name} (level {item.get('level')}): {item.get('message')}")
 
 
 def system_docs_for_file(paths: DataPaths, con: Any, file: Path) -> list[Doc]:

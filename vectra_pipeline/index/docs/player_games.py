@@ -156,8 +156,10 @@ def _doc(g: _Group) -> Doc:
     game = g.game_id or f"unknown-{g.first_date}"
     head = "Trades" if g.kind == "trade" else "Side bets"
     # the first item's time to the minute: the date is a filter column, seconds mean nothing to a search
-    text = f"{head} by {who} in game {game} at {g.first_at} UTC ({len(g.clauses)}): {'; '.join(g.clauses.values())}."
+    body = f"({len(g.clauses)}): {'; '.join(g.clauses.values())}."
+    text = f"{head} by {who} in game {game} at {g.first_at} UTC {body}"
     prefix = "trades" if g.kind == "trade" else "sidebets"
     return Doc(id=f"{prefix}:{game}:{g.player_id}", text=text, kind=g.kind, source_file=g.source,
                event_name=next(iter(g.events)) if len(g.events) == 1 else None, game_id=g.game_id,
-               player_id=g.player_id, date=g.first_date)
+               player_id=g.player_id, date=g.first_date,
+               embed_text=f"{head} by {g.name or 'an anonymous player'} {body}")
