@@ -66,14 +66,13 @@ def _docs_of_date(paths: DataPaths, con: Any, ws_files: dict[str, Path], day: st
                   if (i.game_id in games if i.game_id else i.date == day)]
     items.sort(key=lambda i: i.order)  # capture order whichever files were seeds: full = incremental
     groups: dict[tuple[str, str | None, str | None], _Group] = {}
-    sources: dict[str, str] = {}
+    sources = {str(p): k for k, p in ws_files.items()}  # DuckDB's filename is the path as given (s3:// too)
     for i in items:
         group = groups.get((i.kind, i.game_id, i.player_id))
         if group is None:
-            if i.filename not in sources:
-                sources[i.filename] = source_key(paths, Path(i.filename))
             group = groups[(i.kind, i.game_id, i.player_id)] = _Group(
-                i.kind, i.game_id, i.player_id, first_at=i.at, first_date=i.date, source=sources[i.filename])
+                i.kind, i.game_id, i.player_id, first_at=i.at, first_date=i.date,
+                source=sources.get(i.filename) or source_key(paths, Path(i.filename)))
         group.name = group.name or i.item.get("username") or i.username
         group.events.add(i.event_name)
         item = i.item
