@@ -44,7 +44,7 @@ from vectors_helpers import sample_events, write_fixture_raw  # noqa: E402
 from vectra_capture.store import write_records  # noqa: E402
 from vectra_capture.store.envelope import RawRecord  # noqa: E402
 from vectra_capture.store.layout import DataPaths  # noqa: E402
-from vectra_pipeline.index.build import build, ensure_indexes  # noqa: E402
+from vectra_pipeline.index.build import EMBED_CHUNK, build, ensure_indexes  # noqa: E402
 from vectra_pipeline.index.embedder import DEFAULT_MODEL, MODEL_ENV, TORCH_MINILM, get_embedder  # noqa: E402
 from vectra_pipeline.index.search import search  # noqa: E402
 from vectra_pipeline.index.tables import connect, open_table, table_schema  # noqa: E402
@@ -338,16 +338,27 @@ def per_item_texts(items: dict[str, list[dict]], at: str = "2025-12-06 05:46:40"
 
 
 def _embed_rates(embedder, texts: dict[str, list[str]], sample: int, rounds: int) -> dict[str, float]:
-    """docs/s of each text set on `sample` random texts, the sets alternated round by round (the machine's
-    load hits all of them alike); the median of the rounds."""
+    """docs/s of each text set on `sample` random texts, embedded as a build pads them (below), the sets
+    alternated round by round (the machine's load hits all of them alike); the median of the rounds."""
     rng = np.random.default_rng(3)
     picks = {k: [ts[i] for i in rng.choice(len(ts), min(sample, len(ts)), replace=False)] for k, ts in texts.items()}
+    # a build embeds EMBED_CHUNK texts per call, sorted by length, in batches of 32: each batch holds a
+    # sixth of the chunk's lengths and pads to its longest. The sample is cut the same way: sorted, six
+    # parts, each part repeated to a batch of 32 (a text costs what any text of its length costs); else
+    # 64 texts in two batches pad far more than a build does for kinds of varied length.
+    batch = getattr(embedder, "batch_size", 32)
+    parts = max(1, EMBED_CHUNK // batch)
+    for kind, pick in picks.items():
+        pick.sort(key=embedder.count_tokens)
+        cut = [c.tolist() for c in np.array_split(np.array(pick, dtype=object), min(parts, len(pick)))]
+        picks[kind] = [(c * -(-batch // len(c)))[:batch] for c in cut]
     rates: dict[str, list[float]] = {k: [] for k in texts}
     for _ in range(rounds):
-        for kind, pick in picks.items():
+        for kind, calls in picks.items():
             t0 = time.perf_counter()
-            embedder.embed(pick)
-            rates[kind].append(len(pick) / (time.perf_counter() - t0))
+            for call in calls:
+                embedder.embed(call)
+            rates[kind].append(sum(map(len, calls)) / (time.perf_counter() - t0))
     return {k: float(np.median(v)) for k, v in rates.items()}
 
 
