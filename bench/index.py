@@ -16,9 +16,10 @@
    the same. Table open and query embedding are also timed alone, and the filtered search is repeated
    with the question embedded by torch.
 5. One synthetic day of live feed (1,400 games, 35k trades, chat, side bets, system events; target
-   <= 2 min a day): documents per day by kind, seconds to build them (real builders over real Parquet)
-   and to embed them (each kind's docs/s on a sample, times the day's count), for three layouts of
-   trades: one document per trade, per game and player, per game (docs/decisions/0014).
+   <= 2 min a day): documents per day by kind as built (trades and side bets one per game and player),
+   mean tokens, seconds to build them (real builders over real Parquet) and to embed them (each kind's
+   docs/s on a sample, times the day's count); the ratio against one document per trade and side bet
+   (the documents before docs/decisions/0014), measured in the same run, alternated.
 
     .venv/bin/python bench/index.py [--trades 400] [--rows 100000] [--no-ivf] [--only-e2e | --only-day]
                                     [--day-scale 1.0] [--day-sample 96] [--e2e-dir DIR]
@@ -48,7 +49,7 @@ from vectors_helpers import sample_events, write_fixture_raw  # noqa: E402
 from vectra_capture.store import write_records  # noqa: E402
 from vectra_capture.store.envelope import RawRecord  # noqa: E402
 from vectra_capture.store.layout import DataPaths  # noqa: E402
-from vectra_pipeline.index.build import build, ensure_indexes  # noqa: E402
+from vectra_pipeline.index.build import EMBED_CHUNK, build, ensure_indexes  # noqa: E402
 from vectra_pipeline.index.embedder import DEFAULT_MODEL, MODEL_ENV, TORCH_MINILM, get_embedder  # noqa: E402
 from vectra_pipeline.index.search import RESULT_COLUMNS, fts_text, search  # noqa: E402
 from vectra_pipeline.index.tables import (  # noqa: E402
@@ -412,32 +413,59 @@ def _game_text(gid: str, i: int) -> str:
     return _game_doc(row, {"global_trades": 25, "global_sidebets": 3, "seed_verified": True}, "x").text
 
 
-def folded_trade_texts(trades: list[dict], by: str) -> list[str]:
-    """The trades as one document per game (`by="game"`) or per game and player (`by="game_player"`):
-    one short clause per trade, the window trimming the rest (SQL has every trade)."""
-    groups: dict[tuple, list[dict]] = {}
-    for t in trades:
-        groups.setdefault((t["gameId"],) if by == "game" else (t["gameId"], t["playerId"]), []).append(t)
-    texts = []
-    for key, ts in groups.items():
-        if by == "game":
-            head = f"Trades in game {key[0]} ({len(ts)}):"
-            body = "; ".join(f"{t['username']} {t['type']} {t['amount']} at tick {t['tickIndex']} price {t['price']}" for t in ts)
-        else:
-            head = f"Trades by {ts[0]['username']} ({key[1]}) in game {key[0]} ({len(ts)}):"
-            body = "; ".join(f"{t['type']} {t['amount']} at tick {t['tickIndex']} price {t['price']}" for t in ts)
-        texts.append(f"{head} {body}.")
-    return texts
+def per_item_texts(items: dict[str, list[dict]], at: str = "2025-12-06 05:46:40") -> dict[str, list[str]]:
+    """The baseline: one document per trade and per side bet, in the text the builders gave before
+    documents version 2 (docs/decisions/0014)."""
+    trades = []
+    for t in items["trade"]:
+        who = f"{t['username']} ({t['playerId']})"
+        trades.append(f"Trade {t['type']} by {who} (level {t['level']}) in game {t['gameId']} at tick {t['tickIndex']}: "
+                      f"amount {t['amount']} {t['coin']} at price {t['price']}, qty {t['qty']}. Time {at} UTC.")
+    bets = []
+    for b in items["sidebet"]:
+        fields = ", ".join(f"{k} {b[k]}" for k in ("type", "betAmount", "xPayout", "startTick", "endTick", "payout",
+                                                   "profit") if b.get(k) is not None)
+        bets.append(f"Side bet (currentSidebetResult) by {b['username']} ({b['playerId']}) in game {b['gameId']}: "
+                    f"{fields}. Time {at} UTC.")
+    return {"trade": trades, "sidebet": bets}
 
 
-def bench_day(work: Path, scale: float, sample: int) -> dict:
-    """Indexing one day of live feed: documents per day by kind, the seconds to build them (measured,
-    the real document builders over real Parquet), and the seconds to embed them (each kind's docs/s
-    on a sample of `sample` texts with the default embedder, times the day's count: embedding all of
-    a day here would take an hour on a loaded 2-core machine). Three layouts of trades: one document
-    per trade (today), per game and player, per game."""
+def _embed_rates(embedder, texts: dict[str, list[str]], sample: int, rounds: int) -> dict[str, float]:
+    """docs/s of each text set on `sample` random texts, embedded as a build pads them (below), the sets
+    alternated round by round (the machine's load hits all of them alike); the median of the rounds."""
+    rng = np.random.default_rng(3)
+    picks = {k: [ts[i] for i in rng.choice(len(ts), min(sample, len(ts)), replace=False)] for k, ts in texts.items()}
+    # a build embeds EMBED_CHUNK texts per call, sorted by length, in batches of 32: each batch holds a
+    # sixth of the chunk's lengths and pads to its longest. The sample is cut the same way: sorted, six
+    # parts, each part repeated to a batch of 32 (a text costs what any text of its length costs); else
+    # 64 texts in two batches pad far more than a build does for kinds of varied length.
+    batch = getattr(embedder, "batch_size", 32)
+    parts = max(1, EMBED_CHUNK // batch)
+    for kind, pick in picks.items():
+        pick.sort(key=embedder.count_tokens)
+        cut = [c.tolist() for c in np.array_split(np.array(pick, dtype=object), min(parts, len(pick)))]
+        picks[kind] = [(c * -(-batch // len(c)))[:batch] for c in cut]
+    rates: dict[str, list[float]] = {k: [] for k in texts}
+    for _ in range(rounds):
+        for kind, calls in picks.items():
+            t0 = time.perf_counter()
+            for call in calls:
+                embedder.embed(call)
+            rates[kind].append(sum(map(len, calls)) / (time.perf_counter() - t0))
+    return {k: float(np.median(v)) for k, v in rates.items()}
+
+
+def bench_day(work: Path, scale: float, sample: int, rounds: int = 3) -> dict:
+    """Indexing one day of live feed: documents per day by kind as the builders make them (trades and
+    side bets one per game and player), mean tokens, the seconds to build them (measured, the real
+    builders over real Parquet) and to embed them (each kind's docs/s on a sample of `sample` texts
+    with the default embedder, times the day's count: embedding all of a day here would take long on a
+    loaded 2-core machine). The baseline, measured in the same run and alternated with the built kinds:
+    the documents of version 1 (one per trade and per side bet; trades, side bets and chat embedded with
+    their player and game ids and times)."""
     from vectra_pipeline import duck
-    from vectra_pipeline.index.docs import feed
+    from vectra_pipeline.index.docs import feed, player_games
+    from vectra_pipeline.index.docs.common import source_key
 
     paths = DataPaths.resolve(work / "day")
     items = synthetic_day(paths, scale)
@@ -445,38 +473,44 @@ def bench_day(work: Path, scale: float, sample: int) -> dict:
     embedder.warm()
     con = duck.connect()
     t0 = time.perf_counter()
-    docs = []
-    for f in sorted(paths.doc_type_dir("ws_event").glob("date=*/*.parquet")):
+    ws = {source_key(paths, f): f for f in sorted(paths.doc_type_dir("ws_event").glob("date=*/*.parquet"))}
+    docs = player_games.player_game_docs(paths, con, ws, ws)
+    for f in ws.values():
         docs += feed.short_docs_for_file(paths, con, f)
     for f in sorted(paths.doc_type_dir("system_event").glob("date=*/*.parquet")):
         docs += feed.system_docs_for_file(paths, con, f)
     docs_s = (time.perf_counter() - t0) / scale
     con.close()
-    texts: dict[str, list[str]] = {}
+    texts: dict[str, list[str]] = {}  # what the model embeds (a document's embed_text when it has one)
     for d in docs:
-        texts.setdefault(d.kind, []).append(embedder.trim(d.text))
+        texts.setdefault(d.kind, []).append(embedder.trim(d.embed_text or d.text))
     texts["game"] = [_game_text(g["game_id"], i) for i, g in enumerate(items["game"])]
-    texts["trade_per_game_player"] = [embedder.trim(t) for t in folded_trade_texts(items["trade"], "game_player")]
-    texts["trade_per_game"] = [embedder.trim(t) for t in folded_trade_texts(items["trade"], "game")]
-    rng = np.random.default_rng(3)
-    kinds: dict[str, dict] = {}
+    baseline = {f"{k}_per_item": [embedder.trim(t) for t in v] for k, v in per_item_texts(items).items()}
+    baseline["chat_per_item"] = [embedder.trim(d.text) for d in docs if d.kind == "chat"]  # ids and time embedded
     embedder.embed(texts["trade"][:16])  # warm-up
-    for kind, ts in texts.items():
-        pick = [ts[i] for i in rng.choice(len(ts), min(sample, len(ts)), replace=False)]
-        t0 = time.perf_counter()
-        embedder.embed(pick)
-        rate = len(pick) / (time.perf_counter() - t0)
+    rates = _embed_rates(embedder, {**texts, **baseline}, sample, rounds)
+    kinds: dict[str, dict] = {}
+    for kind, ts in {**texts, **baseline}.items():
         per_day = round(len(ts) / scale)
-        kinds[kind] = {"docs_per_day": per_day, "mean_tokens": round(float(np.mean([embedder.count_tokens(t) for t in pick])), 1),
-                       "docs_per_s": round(rate, 1), "embed_s_per_day": round(per_day / rate, 1)}
-    common = sum(kinds[k]["embed_s_per_day"] for k in ("game", "chat", "sidebet", "system_event") if k in kinds)
-    layouts = {name: round(common + kinds[k]["embed_s_per_day"] + docs_s, 1)
-               for name, k in (("per_trade", "trade"), ("per_game_player", "trade_per_game_player"),
-                               ("per_game", "trade_per_game"))}
-    return {"scale": scale, "day": DAY, "build_docs_s_per_day": round(docs_s, 1), "kinds": kinds,
-            "seconds_per_day": layouts,
-            "per_game_player_vs_per_trade": round(layouts["per_game_player"] / layouts["per_trade"], 3),
-            "per_game_vs_per_trade": round(layouts["per_game"] / layouts["per_trade"], 3)}
+        mean_tokens = float(np.mean([embedder.count_tokens(t) for t in ts]))
+        kinds[kind] = {"docs_per_day": per_day, "mean_tokens": round(mean_tokens, 1),
+                       "tokens_per_day": round(per_day * mean_tokens), "docs_per_s": round(rates[kind], 1),
+                       "embed_s_per_day": round(per_day / rates[kind], 1)}
+    built = [k for k in texts]
+    per_item = [k for k in built if k not in ("trade", "sidebet", "chat")] + list(baseline)
+    embed_built = sum(kinds[k]["embed_s_per_day"] for k in built)
+    embed_per_item = sum(kinds[k]["embed_s_per_day"] for k in per_item)
+    tokens_built = sum(kinds[k]["tokens_per_day"] for k in built)
+    tokens_per_item = sum(kinds[k]["tokens_per_day"] for k in per_item)
+    return {"scale": scale, "day": DAY, "sample": sample, "rounds": rounds, "kinds": kinds,
+            "docs_per_day": sum(kinds[k]["docs_per_day"] for k in built),
+            "docs_per_day_per_item": sum(kinds[k]["docs_per_day"] for k in per_item),
+            "tokens_per_day": tokens_built, "tokens_per_day_per_item": tokens_per_item,
+            "build_docs_s_per_day": round(docs_s, 1), "embed_s_per_day": round(embed_built, 1),
+            "embed_s_per_day_per_item": round(embed_per_item, 1),
+            "seconds_per_day": round(embed_built + docs_s, 1), "target_s_per_day": 120,
+            "tokens_vs_per_item": round(tokens_built / tokens_per_item, 3),
+            "embed_vs_per_item": round(embed_built / embed_per_item, 3)}
 
 
 def main() -> None:

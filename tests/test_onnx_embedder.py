@@ -18,6 +18,7 @@ from vectra_pipeline.index.build import build
 from vectra_pipeline.index.embedder import TORCH_MINILM, SentenceTransformerEmbedder, get_embedder
 from vectra_pipeline.index.onnx_embedder import OnnxEmbedder, load_session, onnx_path
 from vectra_pipeline.index.search import search
+from vectra_pipeline.index.sources import docs_for, source_files
 from vectra_pipeline.index.tables import TABLES, open_table
 
 
@@ -51,6 +52,8 @@ def test_onnx_is_the_default_with_the_torch_model_identity(torch_embedder: Sente
 def test_vectors_match_torch_on_fixture_documents(torch_built: DataPaths,
                                                   torch_embedder: SentenceTransformerEmbedder) -> None:
     texts = [t for table in TABLES for t in open_table(torch_built, table).to_arrow()["text"].to_pylist()]
+    embedded = _embedded_event_texts(torch_built)
+    texts += sorted(set(embedded.values()) - set(texts))  # trades and chat are embedded without their ids
     texts += ["", "a", "x " * 400]  # empty, one word-piece, over the 256 window (truncated the same way)
     assert len(texts) > 60
     onnx = get_embedder().embed(texts)
@@ -60,10 +63,20 @@ def test_vectors_match_torch_on_fixture_documents(torch_built: DataPaths,
     assert cosine.min() >= 0.9999, (cosine.min(), texts[int(cosine.argmin())][:80])
     # order does not matter: each text gets its own vector whatever the batch around it
     assert np.allclose(get_embedder().embed(texts[::-1])[::-1], onnx, atol=1e-5)
-    # and the table's stored (torch) vectors are what ONNX gives for the same texts
-    stored = np.array(open_table(torch_built, "events").to_arrow()["vector"].to_pylist(), dtype=np.float32)
-    events = open_table(torch_built, "events").to_arrow()["text"].to_pylist()
+    # and the table's stored (torch) vectors are what ONNX gives for the same texts (the embedded ones)
+    rows = open_table(torch_built, "events").to_arrow()
+    stored = np.array(rows["vector"].to_pylist(), dtype=np.float32)
+    events = [embedded[i] for i in rows["id"].to_pylist()]
+    differ = zip(events, rows["text"].to_pylist(), rows["kind"].to_pylist(), strict=True)
+    assert {kind for e, t, kind in differ if e != t} == {"trade", "chat"}
     assert (get_embedder().embed(events) * stored).sum(axis=1).min() >= 0.9999
+
+
+def _embedded_event_texts(paths: DataPaths) -> dict[str, str]:
+    """id -> the text the build embedded for each document of the events table (its embed_text, if any)."""
+    files = source_files(paths, "events")
+    trim = get_embedder().trim
+    return {d.id: trim(d.embed_text or d.text) for d in docs_for(paths, "events", files.keys(), files, True).docs}
 
 
 def test_eval_questions_keep_their_top3(torch_built: DataPaths, torch_embedder: SentenceTransformerEmbedder) -> None:

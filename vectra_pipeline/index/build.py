@@ -24,7 +24,7 @@ from vectra_capture.store.layout import DataPaths
 from vectra_capture.store.lease import Lease, index_writer
 from vectra_pipeline.duck import sql_values
 from vectra_pipeline.index.checkpoint import read_checkpoint, save_table_entry, table_entry
-from vectra_pipeline.index.docs.common import Doc
+from vectra_pipeline.index.docs.common import DOCS_VERSION, Doc
 from vectra_pipeline.index.embedder import Embedder, get_embedder
 from vectra_pipeline.index.errors import ModelMismatch
 from vectra_pipeline.index.locks import table_lock
@@ -147,6 +147,8 @@ def _build_locked(paths: DataPaths, table: str, full: bool, embedder: Embedder,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"), "last_mode": result.mode,
         # full builds write it; incremental ones keep what the table was built with (checked above)
         "model_path": model_path(embedder) if full else entry.get("model_path"),
+        # an incremental build only gets here when the check above found this version (or no entry)
+        "docs_version": DOCS_VERSION,
     }, embedder)
     result.message = (f"{result.embedded} documents embedded, {result.skipped} unchanged, {result.deleted} "
                       f"deleted; {result.rows} rows")
@@ -202,11 +204,12 @@ def _write_incremental(tbl: Any, docs: list[Doc], touched: set[str], schema: pa.
 
 def embed_docs(docs: list[Doc], embedder: Embedder, progress: ProgressFactory | None,
                desc: str) -> tuple[list[str], np.ndarray]:
-    texts = [embedder.trim(d.text) for d in docs]
+    texts = [embedder.trim(d.text) for d in docs]  # stored, shown and full-text indexed
+    embedded = [t if d.embed_text is None else embedder.trim(d.embed_text) for d, t in zip(docs, texts, strict=True)]
     bar = progress(len(texts), desc) if progress and texts else None
     parts = []
-    for start in range(0, len(texts), EMBED_CHUNK):
-        chunk = texts[start : start + EMBED_CHUNK]
+    for start in range(0, len(embedded), EMBED_CHUNK):
+        chunk = embedded[start : start + EMBED_CHUNK]
         parts.append(embedder.embed(chunk))
         if bar is not None:
             bar.update(len(chunk))
@@ -221,7 +224,7 @@ def _rows(docs: list[Doc], texts: list[str], vectors: np.ndarray, schema: pa.Sch
         "id": [d.id for d in docs],
         "text": texts,
         "vector": [v.tolist() for v in vectors],
-        "text_hash": [d.text_hash for d in docs],  # hash of the untrimmed text: the change detector
+        "text_hash": [d.text_hash for d in docs],  # hash of the untrimmed text (and embed_text): the change detector
     }
     for c in FILTER_COLUMNS:
         cols[c] = [getattr(d, c) for d in docs]

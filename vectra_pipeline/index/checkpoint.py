@@ -1,7 +1,7 @@
 """The checkpoint manifest (manifests/vector_index_checkpoint.json): per table, the state of every
 source file (size, mtime_ns, sha1: the store's stat-then-hash change detector), the row count, the
-model path the table was built with and the builds since the last optimize(); at the top, the model
-name and dimension.
+model path and documents version (DOCS_VERSION) the table was built with and the builds since the
+last optimize(); at the top, the model name and dimension.
 
 Files are tracked, not timestamps, so a late or backfilled file is never missed. Builds of different
 tables run in parallel (one Dagster pool per table, `notes add` beside a run): each one read-merge-

@@ -1,7 +1,8 @@
 """Do the checkpoint, the table and the configured embedding model agree on model name, dimension
-and local model path? A table built with another model (or with a model path that is gone or is not
-this install's, which would break plain-lancedb `.search("text")`) must be rebuilt with --full, never
-mixed with new vectors."""
+and local model path, and was the table built with this code's documents (DOCS_VERSION)? A table built
+with another model (or with a model path that is gone or is not this install's, which would break
+plain-lancedb `.search("text")`) or with other documents (other ids and texts: `trade:<id>` next to
+`trades:<game>:<player>`) must be rebuilt with --full, never mixed with new rows."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pyarrow as pa
 
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.index.checkpoint import read_checkpoint, table_entry
+from vectra_pipeline.index.docs.common import DOCS_VERSION
 from vectra_pipeline.index.embedder import Embedder, get_embedder
 from vectra_pipeline.index.tables import open_table, table_exists
 
@@ -48,12 +50,17 @@ def _table_model_path(schema: pa.Schema) -> str | None:
 
 
 def checkpoint_problems(checkpoint: dict[str, Any], table: str, embedder: Embedder) -> list[str]:
-    """The cheap checks (no lancedb import): model name/dimension and model path in the checkpoint."""
+    """The cheap checks (no lancedb import): model name/dimension, model path and documents version in
+    the checkpoint (an entry written before documents had a version holds version 1)."""
     problems = []
+    entry = table_entry(checkpoint, table)
+    if entry and entry.get("docs_version", 1) != DOCS_VERSION:
+        problems.append(f"built with documents version {entry.get('docs_version', 1)}, this code builds "
+                        f"version {DOCS_VERSION}")
     if (checkpoint.get("model") not in (None, embedder.name)
             or checkpoint.get("dim") not in (None, embedder.dim)):
         problems.append(f"manifest says {checkpoint.get('model')}/{checkpoint.get('dim')}")
-    stored = table_entry(checkpoint, table).get("model_path")
+    stored = entry.get("model_path")
     problem = _path_problem("manifest", stored, model_path(embedder))
     if problem:
         problems.append(problem)
@@ -61,8 +68,8 @@ def checkpoint_problems(checkpoint: dict[str, Any], table: str, embedder: Embedd
 
 
 def mismatch_message(table: str, problems: list[str], embedder: Embedder) -> str:
-    return (f"{table}: model mismatch ({'; '.join(problems)}; configured {embedder.name}/{embedder.dim}): "
-            f"rebuild with --full")
+    return (f"{table}: model or documents mismatch ({'; '.join(problems)}; configured "
+            f"{embedder.name}/{embedder.dim}, documents version {DOCS_VERSION}): rebuild with --full")
 
 
 def model_check(paths: DataPaths, table: str, embedder: Embedder | None = None) -> tuple[bool, str]:

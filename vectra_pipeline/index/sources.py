@@ -17,7 +17,7 @@ import duckdb
 from vectra_capture.store import DEBUG_NOTE
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline import duck
-from vectra_pipeline.index.docs import feed, games, protocol, repo
+from vectra_pipeline.index.docs import feed, games, player_games, protocol, repo
 from vectra_pipeline.index.docs.common import WS_EVENT_AGGREGATE, Doc, dedupe, source_key
 from vectra_pipeline.index.tables import TABLES
 
@@ -96,8 +96,21 @@ def _event_docs(paths: DataPaths, con: duckdb.DuckDBPyConnection, out: DocBatch,
             out.docs += games.game_docs_for_file(paths, con, path, complete)
             out.touched.add(key)
         out.touched.add(WS_EVENT_AGGREGATE)  # raw-derived game docs give way to the typed table
+    ws_files = {k: p for k, p in files.items() if "/doc_type=ws_event/" in k}
+    out.docs += player_games.player_game_docs(paths, con, ws_files, _player_game_seeds(ws_files, keys, present, full))
     for key in sorted(present):
         if "/doc_type=ws_event/" in key:
             out.docs += feed.short_docs_for_file(paths, con, files[key])
         elif "/doc_type=system_event/" in key:
             out.docs += feed.system_docs_for_file(paths, con, files[key])
+
+
+def _player_game_seeds(ws_files: dict[str, Path], keys: set[str], present: set[str], full: bool) -> set[str]:
+    """The raw files whose games get their trade and side-bet documents rebuilt: every file on a full
+    build; else the new or changed ones and, for a removed file (whose games are unknown now), every
+    remaining file of its date."""
+    if full:
+        return set(ws_files)
+    seeds = {k for k in present if k in ws_files}
+    gone_dates = {player_games.date_of(k) for k in keys - present if "/doc_type=ws_event/" in k}
+    return seeds | {k for k in ws_files if player_games.date_of(k) in gone_dates}

@@ -12,6 +12,12 @@ from typing import Any
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.duck import PAYLOAD_PATH
 
+# What the builders make: bump it whenever documents change their ids or texts (which exist, what they
+# say), so a table built with the old ones fails the model check and asks for `--full` rather than mixing
+# both. 1: one document per trade / side bet; 2: one per game and player, embedded without long ids
+# (docs/decisions/0014).
+DOCS_VERSION = 2
+
 # source_file of the documents built over all raw ws_event files at once (protocol docs, raw games)
 WS_EVENT_AGGREGATE = "events_parquet/doc_type=ws_event"
 
@@ -27,15 +33,29 @@ class Doc:
     player_id: str | None = None
     date: str | None = None
     path: str | None = None  # repo-relative file path (code_context, debug_notes)
+    # what the model embeds when it differs from `text`: the text without long ids (a player's
+    # did:privy:..., a game id: ~40 word-pieces of no meaning to a semantic search). `text` keeps them:
+    # it is what a search shows and what the full-text leg matches, and the filter columns hold them.
+    embed_text: str | None = None
 
     @property
     def text_hash(self) -> str:
-        return hashlib.sha1(self.text.encode()).hexdigest()
+        both = self.text if self.embed_text is None else f"{self.text}\0{self.embed_text}"
+        return hashlib.sha1(both.encode()).hexdigest()
 
 
 def short_hash(text: str, n: int = 16) -> str:
     """A stable short id part for things without an id of their own (chat lines, side bets)."""
     return hashlib.sha1(text.encode()).hexdigest()[:n]
+
+
+def short_number(value: Any, digits: int = 4) -> str:
+    """A float as a sentence carries it, `digits` significant digits (1.6710016566304622 -> 1.671): each
+    further digit costs word-pieces and no meaning to a semantic search; SQL keeps the exact value."""
+    if not isinstance(value, float):
+        return str(value)
+    text = f"{value:.{digits}g}"
+    return text if "e" not in text else repr(value)
 
 
 def source_key(paths: DataPaths, path: Path) -> str:

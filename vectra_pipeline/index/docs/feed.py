@@ -1,5 +1,6 @@
-"""Short documents from one raw file each: trades, side bets and chat messages (ws_event) and the
-capture daemon's system events. One document per item, however often the feed repeated it."""
+"""Short documents from one raw file each: chat messages (ws_event) and the capture daemon's system
+events. One document per item, however often the feed repeated it. Trades and side bets are one
+document per game and player (player_games.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from typing import Any
 from vectra_capture.store.layout import DataPaths
 from vectra_pipeline.index.docs.common import Doc, compact, json_text, short_hash, source_key
 
-SHORT_DOC_EVENTS = ("standard/newTrade", "newChatMessage", "newSideBet", "currentSidebet", "currentSidebetResult")
+SHORT_DOC_EVENTS = ("newChatMessage",)
 
 
 def short_docs_for_file(paths: DataPaths, con: Any, file: Path) -> list[Doc]:
-    """Trades, side bets and chat messages of one raw ws_event file."""
+    """The chat messages of one raw ws_event file."""
     rows = con.execute(
         f"""SELECT event_name, game_id, player_id, username, strftime(ts, '%Y-%m-%d') AS date,
                    strftime(ts, '%Y-%m-%d %H:%M:%S') AS at, raw_json
@@ -51,26 +52,12 @@ def _short_doc(event_name: str, item: dict, game_id: str | None, player_id: str 
     gid = item.get("gameId") or game_id
     pid = item.get("playerId") or player_id
     who = _player_label(item, username, player_id)
-    if event_name == "standard/newTrade":
-        qty = f", qty {item['qty']}" if item.get("qty") is not None else ""
-        lev = f", leverage {item['leverage']}x" if item.get("leverage") not in (None, 1) else ""
-        text = (f"Trade {item.get('type')} by {who} (level {item.get('level')}) in game {gid} at tick "
-                f"{item.get('tickIndex')}: amount {item.get('amount')} {item.get('coin') or ''} at price "
-                f"{item.get('price')}{qty}{lev}. Time {at} UTC.")
-        key = str(item.get("id") or short_hash(json_text(item)))
-        return Doc(id=f"trade:{key}", text=text, kind="trade", source_file=source, event_name=event_name,
-                   game_id=gid, player_id=pid, date=date)
-    if event_name == "newChatMessage":
-        text = f"Chat message from {who} (level {item.get('level')}) at {at} UTC: {item.get('message')}"
-        key = short_hash(f"{pid}|{item.get('timestamp')}|{item.get('message')}")
-        return Doc(id=f"chat:{key}", text=text, kind="chat", source_file=source, event_name=event_name,
-                   game_id=gid, player_id=pid, date=date)
-    fields = ", ".join(f"{k} {item[k]}" for k in ("type", "betAmount", "xPayout", "startTick", "endTick",
-                                                     "tickIndex", "payout", "profit") if item.get(k) is not None)
-    text = f"Side bet ({event_name}) by {who} in game {gid}: {fields}. Time {at} UTC."
-    key = short_hash(f"{event_name}|{json_text(item)}")
-    return Doc(id=f"sidebet:{key}", text=text, kind="sidebet", source_file=source, event_name=event_name,
-               game_id=gid, player_id=pid, date=date)
+    text = f"Chat message from {who} (level {item.get('level')}) at {at} UTC: {item.get('message')}"
+    key = short_hash(f"{pid}|{item.get('timestamp')}|{item.get('message')}")
+    name = item.get("username") or username or "an anonymous player"
+    return Doc(id=f"chat:{key}", text=text, kind="chat", source_file=source, event_name=event_name,
+               game_id=gid, player_id=pid, date=date,
+               embed_text=f"Chat message from {name} (level {item.get('level')}): {item.get('message')}")
 
 
 def system_docs_for_file(paths: DataPaths, con: Any, file: Path) -> list[Doc]:
