@@ -101,7 +101,7 @@ def main() -> None:
             "note": "DuckDB uses every core within one step: on one machine the ceiling is its core count",
             "storage": storage_comparison(args.scale, args.rounds),
         }
-    print(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2, default=str))  # the storage part holds DuckDB decimals
 
 
 if __name__ == "__main__":
