@@ -49,6 +49,17 @@ def test_onnx_is_the_default_with_the_torch_model_identity(torch_embedder: Sente
     assert onnx.lancedb_function() == torch_embedder.lancedb_function()  # plain lancedb still embeds with torch
 
 
+def test_embedders_share_one_loaded_tokenizer_and_session() -> None:
+    """get_embedder() makes a new embedder per call (every service-layer search): the tokenizer and the
+    ONNX session are loaded once per process, not per embedder, and stay truncating at the window."""
+    first, second = get_embedder(), get_embedder()
+    assert first is not second
+    assert first.tokenizer is second.tokenizer and first.session is second.session
+    long_text = " ".join(["word"] * 1000)
+    assert len(second.tokenizer.encode(long_text).ids) == first.max_tokens
+    assert np.allclose(first.embed(["side bet payout"]), second.embed(["side bet payout"]))
+
+
 def test_vectors_match_torch_on_fixture_documents(torch_built: DataPaths,
                                                   torch_embedder: SentenceTransformerEmbedder) -> None:
     texts = [t for table in TABLES for t in open_table(torch_built, table).to_arrow()["text"].to_pylist()]

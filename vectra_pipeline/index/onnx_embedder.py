@@ -12,6 +12,7 @@ file that cannot be loaded is exported again.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import importlib.metadata
 import io
@@ -68,6 +69,14 @@ def _tokenizer(model_path: str, max_tokens: int) -> Tokenizer:
     tok.enable_truncation(max_length=max_tokens)
     tok.no_padding()
     return tok
+
+
+@functools.cache
+def shared_tokenizer(model_path: str, max_tokens: int) -> Tokenizer:
+    """One tokenizer per model path and window per process, never changed after loading: reading
+    tokenizer.json costs ~30 ms, five times a short question's embedding, and `get_embedder()` gives a
+    new embedder per call (a search through the service layer did pay it every time)."""
+    return _tokenizer(model_path, max_tokens)
 
 
 def export_onnx(model_path: str, target: Path, max_tokens: int = 256) -> Path:
@@ -194,18 +203,13 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
 
     batch_size: int = 32
 
-    def __post_init__(self) -> None:
-        self._tok: Tokenizer | None = None
-
     @property
     def session(self) -> Any:
         return load_session(self.path, self.max_tokens)
 
     @property
     def tokenizer(self) -> Tokenizer:
-        if self._tok is None:
-            self._tok = _tokenizer(self.path, self.max_tokens)
-        return self._tok
+        return shared_tokenizer(self.path, self.max_tokens)
 
     def warm(self) -> None:
         _ = self.session
