@@ -99,6 +99,15 @@ def _build_vs_encode(paths: DataPaths, embedder) -> dict:
             "encode_docs_per_s": round(encode_rate, 1), "ratio": round(build_rate / encode_rate, 3)}
 
 
+def _alternated_rates(torch_embedder, onnx_embedder, texts: list[str]) -> tuple[float, float]:
+    """Both embedders' docs/s on the same texts, alternated twice (machine load hits both alike), best of each."""
+    torch_rates, onnx_rates = [], []
+    for _ in range(2):
+        torch_rates.append(_encode_rate(torch_embedder, texts))
+        onnx_rates.append(_encode_rate(onnx_embedder, texts))
+    return max(torch_rates), max(onnx_rates)
+
+
 def _embed_by_length(torch_embedder, onnx_embedder, documents: list[str]) -> dict:
     """ONNX vs torch docs/s per length band, alternated (best of 2 each): short texts are where the
     runtimes' per-call overhead shows; long ones are matrix products both do at the same speed."""
@@ -112,14 +121,11 @@ def _embed_by_length(torch_embedder, onnx_embedder, documents: list[str]) -> dic
             bands[name] = band[:256]
     out = {}
     for name, texts in bands.items():
-        rates: dict[str, list[float]] = {"torch": [], "onnx": []}
-        for _ in range(2):
-            rates["torch"].append(_encode_rate(torch_embedder, texts))
-            rates["onnx"].append(_encode_rate(onnx_embedder, texts))
+        torch_rate, onnx_rate = _alternated_rates(torch_embedder, onnx_embedder, texts)
         out[name] = {"texts": len(texts),
                      "mean_tokens": round(float(np.mean([torch_embedder.count_tokens(t) for t in texts])), 1),
-                     "torch_docs_per_s": round(max(rates["torch"]), 1), "onnx_docs_per_s": round(max(rates["onnx"]), 1),
-                     "onnx_vs_torch": round(max(rates["onnx"]) / max(rates["torch"]), 2)}
+                     "torch_docs_per_s": round(torch_rate, 1), "onnx_docs_per_s": round(onnx_rate, 1),
+                     "onnx_vs_torch": round(onnx_rate / torch_rate, 2)}
     return out
 
 
@@ -131,11 +137,7 @@ def bench_build(work: Path, trades: int) -> dict:
     out = {"torch": _build_vs_encode(paths, torch_embedder), "onnx": _build_vs_encode(paths, onnx_embedder)}
     # the same texts through both models, alternated, so machine load hits both alike
     texts = open_table(paths, "events").to_arrow()["text"].to_pylist()
-    rates: dict[str, list[float]] = {"torch": [], "onnx": []}
-    for _ in range(2):
-        rates["torch"].append(_encode_rate(torch_embedder, texts))
-        rates["onnx"].append(_encode_rate(onnx_embedder, texts))
-    torch_rate, onnx_rate = max(rates["torch"]), max(rates["onnx"])
+    torch_rate, onnx_rate = _alternated_rates(torch_embedder, onnx_embedder, texts)
     a, b = onnx_embedder.embed(texts), torch_embedder.embed(texts)
     out["embed"] = {"texts": len(texts), "mean_tokens": round(float(np.mean([torch_embedder.count_tokens(t) for t in texts])), 1),
                     "torch_docs_per_s": round(torch_rate, 1), "onnx_docs_per_s": round(onnx_rate, 1),
